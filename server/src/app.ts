@@ -1,0 +1,112 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.js';
+import { loggerOptions } from './logger.js';
+import mongoPlugin from './plugins/mongo.js';
+import redisPlugin from './plugins/redis.js';
+import healthRoutes from './routes/health.js';
+
+export interface AppOptions {
+  config: Config;
+  /** a pino logger config or instance; defaults to the config's level with secrets redacted */
+  logger?: FastifyServerOptions['logger'];
+  /** overrides the database named in MONGODB_URI (tests use a fresh one per file) */
+  dbName?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
+
+/** The whole server as one Fastify instance; main.ts listens on it, tests inject into it. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  if (!config.mongodbUri) throw new Error('buildApp: config.mongodbUri is required (main.ts starts a local server when unset)');
+  if (!config.redisUrl) throw new Error('buildApp: config.redisUrl is required (main.ts starts a local server when unset)');
+
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config.logLevel),
+    bodyLimit: 64 * 1024,
+    trustProxy: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('config', config);
+
+  app.setErrorHandler((err, req, reply) => {
+    const error = err as Error & { statusCode?: number; code?: string; validation?: unknown };
+    if (error.validation) {
+      return reply.code(400).send({
+        statusCode: 400,
+        code: 'VALIDATION_ERROR',
+        error: 'Bad Request',
+        message: error.message,
+      });
+    }
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err: error, route: req.routeOptions.url }, 'request failed');
+      return reply.code(status).send({
+        statusCode: status,
+        code: status === 500 ? 'INTERNAL' : (error.code ?? 'INTERNAL'),
+        error: status === 500 ? 'Internal Server Error' : 'Service Unavailable',
+        message: status === 500 ? `Something went wrong; quote request id ${req.id}` : error.message,
+        requestId: String(req.id),
+      });
+    }
+    return reply.code(status).send({
+      statusCode: status,
+      code: normaliseCode(error.code),
+      error: httpReason(status),
+      message: error.message,
+    });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({
+      statusCode: 404,
+      code: 'ROUTE_NOT_FOUND',
+      error: 'Not Found',
+      message: `No route ${req.method} ${req.url.split('?')[0]}`,
+    });
+  });
+
+  await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName });
+  await app.register(redisPlugin, { url: config.redisUrl });
+  await app.register(healthRoutes);
+
+  return app;
+}
+
+// Fastify's own 4xx codes (FST_ERR_CTP_BODY_TOO_LARGE, ...) are mapped to plain names.
+function normaliseCode(code: string | undefined): string {
+  switch (code) {
+    case undefined:
+      return 'BAD_REQUEST';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'BODY_TOO_LARGE';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'INVALID_JSON';
+    default:
+      return code.startsWith('FST_ERR_') ? 'BAD_REQUEST' : code;
+  }
+}
+
+function httpReason(status: number): string {
+  const reasons: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    409: 'Conflict',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    429: 'Too Many Requests',
+  };
+  return reasons[status] ?? 'Error';
+}

@@ -1,0 +1,189 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { DEMO_MERCHANT } from './sandbox/demo.js';
+import type { SignType } from './wechat/sign.js';
+
+/** A user mistake in the environment: boot stops with this one-line message naming the variable. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable} ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: string;
+  /** unset: main.ts starts a local server and fills it in */
+  mongodbUri?: string;
+  redisUrl?: string;
+  wechat: {
+    appid: string;
+    appsecret: string;
+    apiBase: string;
+  };
+  pay: {
+    mchId: string;
+    apiKey: string;
+    signType: SignType;
+    /** unset in sandbox mode: the server's own /wxpay/notify is used */
+    notifyUrl?: string;
+    apiBase: string;
+  };
+  sandbox: {
+    /** embed the WeChat sandbox and point both API bases at it */
+    enabled: boolean;
+    port: number;
+  };
+  session: {
+    /** seconds */
+    ttl: number;
+  };
+  orders: {
+    /** minutes an order can be paid after creation */
+    payWindowMinutes: number;
+    /** seconds between two orderquery calls for one order from status polls */
+    queryIntervalSeconds: number;
+  };
+}
+
+const port = (description: string) =>
+  Type.String({ pattern: '^[0-9]{1,5}$', description });
+const positiveInt = (description: string) => Type.String({ pattern: '^[1-9][0-9]{0,8}$', description });
+const httpUrl = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', description });
+const nonEmpty = (description: string) => Type.String({ minLength: 1, description });
+
+// Every variable, as the environment gives it (strings), with what it must look like.
+const EnvSchema = Type.Object({
+  PORT: Type.Optional(port('must be a TCP port number (1-65535)')),
+  HOST: Type.Optional(nonEmpty('must be a host name or address to listen on')),
+  LOG_LEVEL: Type.Optional(
+    Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { description: 'must be one of fatal, error, warn, info, debug, trace, silent' },
+    ),
+  ),
+  MONGODB_URI: Type.Optional(
+    Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'must be a mongodb:// or mongodb+srv:// URI' }),
+  ),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'must be a redis:// or rediss:// URL' })),
+  WECHAT_APPID: Type.Optional(
+    Type.String({ pattern: '^wx[0-9a-zA-Z]{16}$', description: 'must be a mini-program appid (wx followed by 16 letters or digits)' }),
+  ),
+  WECHAT_APPSECRET: Type.Optional(
+    Type.String({ pattern: '^[0-9a-zA-Z_-]{8,64}$', description: 'must be the appsecret (8 to 64 letters or digits)' }),
+  ),
+  WECHATPAY_MCH_ID: Type.Optional(Type.String({ pattern: '^[0-9]{6,32}$', description: 'must be a merchant id (digits)' })),
+  WECHATPAY_API_KEY: Type.Optional(
+    Type.String({ pattern: '^[0-9a-zA-Z]{32}$', description: 'must be the 32-character API v2 key' }),
+  ),
+  WECHATPAY_SIGN_TYPE: Type.Optional(
+    Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256')], { description: 'must be MD5 or HMAC-SHA256' }),
+  ),
+  WECHATPAY_NOTIFY_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^\\s?#]+$',
+      maxLength: 256,
+      description: 'must be an absolute http(s) URL without a query string (at most 256 characters)',
+    }),
+  ),
+  WECHAT_API_BASE: Type.Optional(httpUrl('must be an http(s) URL')),
+  WECHATPAY_API_BASE: Type.Optional(httpUrl('must be an http(s) URL')),
+  WECHAT_SANDBOX: Type.Optional(
+    Type.Union([Type.Literal('0'), Type.Literal('1'), Type.Literal('true'), Type.Literal('false')], {
+      description: 'must be 1 or 0',
+    }),
+  ),
+  SANDBOX_PORT: Type.Optional(port('must be a TCP port number (1-65535)')),
+  SESSION_TTL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
+  ORDER_PAY_WINDOW_MINUTES: Type.Optional(positiveInt('must be a positive whole number of minutes')),
+  ORDER_QUERY_INTERVAL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
+});
+type Env = Static<typeof EnvSchema>;
+
+const CREDENTIALS = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHATPAY_MCH_ID', 'WECHATPAY_API_KEY'] as const;
+
+function firstError(env: Record<string, unknown>): ConfigError | undefined {
+  for (const err of Value.Errors(EnvSchema, env)) {
+    const variable = err.path.replace(/^\//, '').split('/')[0] ?? '';
+    const schema = (EnvSchema.properties as Record<string, TSchema>)[variable];
+    const shown = typeof err.value === 'string' && !/SECRET|KEY/.test(variable) ? ` (got "${err.value}")` : '';
+    return new ConfigError(variable, `${schema?.description ?? err.message}${shown}`);
+  }
+  return undefined;
+}
+
+function toPort(value: string | undefined, fallback: number, variable: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (n < 1 || n > 65535) throw new ConfigError(variable, `must be a TCP port number (1-65535) (got "${value}")`);
+  return n;
+}
+
+/**
+ * Reads and validates the environment once, at boot. Empty strings count as unset,
+ * so that `FOO= npm start` behaves like not setting FOO.
+ */
+export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key];
+    if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
+  }
+  const error = firstError(raw);
+  if (error) throw error;
+  const env = raw as Env;
+
+  const given = CREDENTIALS.filter((name) => env[name] !== undefined);
+  const sandbox =
+    env.WECHAT_SANDBOX === undefined ? given.length === 0 : env.WECHAT_SANDBOX === '1' || env.WECHAT_SANDBOX === 'true';
+
+  if (!sandbox) {
+    for (const name of CREDENTIALS) {
+      if (env[name] === undefined) {
+        throw new ConfigError(name, 'is required to talk to real WeChat (or set WECHAT_SANDBOX=1 to use the sandbox)');
+      }
+    }
+    if (env.WECHATPAY_NOTIFY_URL === undefined) {
+      throw new ConfigError('WECHATPAY_NOTIFY_URL', 'is required with real WeChat: the https URL WeChat posts payment results to');
+    }
+    if (!env.WECHATPAY_NOTIFY_URL.startsWith('https://')) {
+      throw new ConfigError('WECHATPAY_NOTIFY_URL', 'must be an https URL with real WeChat');
+    }
+  } else if (given.length > 0 && given.length < CREDENTIALS.length) {
+    // Half a merchant in the sandbox would silently mix demo and real values.
+    const missing = CREDENTIALS.find((name) => env[name] === undefined)!;
+    throw new ConfigError(missing, `is required when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set (give all four or none)`);
+  }
+
+  const sandboxPort = toPort(env.SANDBOX_PORT, 3001, 'SANDBOX_PORT');
+  const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
+  return {
+    port: toPort(env.PORT, 3000, 'PORT'),
+    host: env.HOST ?? '127.0.0.1',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    mongodbUri: env.MONGODB_URI,
+    redisUrl: env.REDIS_URL,
+    wechat: {
+      appid: env.WECHAT_APPID ?? DEMO_MERCHANT.appid,
+      appsecret: env.WECHAT_APPSECRET ?? DEMO_MERCHANT.secret,
+      apiBase: sandbox ? sandboxBase : (env.WECHAT_API_BASE ?? 'https://api.weixin.qq.com'),
+    },
+    pay: {
+      mchId: env.WECHATPAY_MCH_ID ?? DEMO_MERCHANT.mchId,
+      apiKey: env.WECHATPAY_API_KEY ?? DEMO_MERCHANT.key,
+      signType: env.WECHATPAY_SIGN_TYPE ?? 'MD5',
+      notifyUrl: env.WECHATPAY_NOTIFY_URL,
+      apiBase: sandbox ? sandboxBase : (env.WECHATPAY_API_BASE ?? 'https://api.mch.weixin.qq.com'),
+    },
+    sandbox: { enabled: sandbox, port: sandboxPort },
+    session: { ttl: Number(env.SESSION_TTL_SECONDS ?? 7 * 24 * 3600) },
+    orders: {
+      payWindowMinutes: Number(env.ORDER_PAY_WINDOW_MINUTES ?? 30),
+      queryIntervalSeconds: Number(env.ORDER_QUERY_INTERVAL_SECONDS ?? 5),
+    },
+  };
+}

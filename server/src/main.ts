@@ -1,0 +1,76 @@
+// The only file that listens: boots local services and the sandbox when the config asks for them.
+import closeWithGrace from 'close-with-grace';
+import { resolve } from 'node:path';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { startLocalServices } from './local-services.js';
+import { startSandbox } from './sandbox/app.js';
+
+type Closer = () => Promise<void>;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`config error: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  try {
+    if (!config.mongodbUri || !config.redisUrl) {
+      const local = await startLocalServices({
+        dataDir: resolve('.data'),
+        log: say,
+        need: { mongo: !config.mongodbUri, redis: !config.redisUrl },
+      });
+      closers.push(() => local.stop());
+      config = { ...config, mongodbUri: config.mongodbUri ?? local.mongoUri, redisUrl: config.redisUrl ?? local.redisUrl };
+    }
+
+    if (config.sandbox.enabled) {
+      const sandbox = await startSandbox({
+        port: config.sandbox.port,
+        host: '127.0.0.1',
+        merchants: [
+          { appid: config.wechat.appid, mchId: config.pay.mchId, key: config.pay.apiKey, secret: config.wechat.appsecret },
+        ],
+        logger: { level: config.logLevel === 'silent' ? 'silent' : 'warn' },
+      });
+      closers.push(() => sandbox.close());
+      config = {
+        ...config,
+        wechat: { ...config.wechat, apiBase: sandbox.url },
+        pay: { ...config.pay, apiBase: sandbox.url },
+      };
+      say(`WeChat sandbox on ${sandbox.url} (appid ${config.wechat.appid}, mch_id ${config.pay.mchId})`);
+    }
+
+    const app = await buildApp({ config });
+    closers.push(() => app.close());
+    await app.listen({ port: config.port, host: config.host });
+    say(`wxpay-mp listening on http://${config.host}:${config.port} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'})`);
+  } catch (err) {
+    await closeAll();
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`failed to start: ${message}\n`);
+    process.exit(1);
+  }
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) process.stderr.write(`shutting down after an error: ${err.message}\n`);
+    else if (signal) say(`${signal} received, shutting down`);
+    await closeAll();
+  });
+}
+
+await main();
