@@ -1,0 +1,5 @@
+export * from './sign.js';
+export * from './xml.js';
+export * from './time.js';
+export * from './nonce.js';
+export * from './fields.js';
