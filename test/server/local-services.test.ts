@@ -1,0 +1,134 @@
+import net from 'node:net';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import mongoose from 'mongoose';
+import { Redis } from 'ioredis';
+import { freePort, startLocalServices, FERRETDB_INSTALL_HINT, REDIS_INSTALL_HINT } from '../../server/src/local-services.js';
+
+function portOf(uri: string): number {
+  return Number(new URL(uri).port);
+}
+
+/** Resolves 'refused' or 'open' for a TCP connect to 127.0.0.1:port. */
+async function probe(port: number): Promise<'open' | 'refused' | string> {
+  return await new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('open');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : String(err.code)));
+  });
+}
+
+t.test('freePort gives a port nothing listens on', async (t) => {
+  const port = await freePort();
+  t.ok(port > 0 && port < 65536, `port ${port} in range`);
+  t.equal(await probe(port), 'refused');
+});
+
+t.test('starts a real Redis and a real MongoDB-compatible server, and stop() stops them', async (t) => {
+  const lines: string[] = [];
+  const services = await startLocalServices({ log: (line) => lines.push(line) });
+  t.teardown(() => services.stop());
+  t.match(services.mongoUri, /^mongodb:\/\/127\.0\.0\.1:\d+\/$/);
+  t.match(services.redisUrl, /^redis:\/\/127\.0\.0\.1:\d+$/);
+  t.equal(lines.length, 2, 'one log line per server');
+  t.ok(lines.some((l) => l.includes(services.redisUrl as string)));
+  t.ok(lines.some((l) => l.includes(services.mongoUri as string)));
+
+  const client = new mongoose.mongo.MongoClient(services.mongoUri as string, { serverSelectionTimeoutMS: 5_000 });
+  await client.connect();
+  t.same(await client.db('admin').command({ ping: 1 }), { ok: 1 });
+  const coll = client.db('local_services_test').collection<{ _id: string; n: number }>('things');
+  await coll.insertOne({ _id: 'a', n: 1 });
+  t.match(await coll.findOne({ _id: 'a' }), { _id: 'a', n: 1 }, 'data written is read back');
+  await client.close();
+
+  const redis = new Redis(services.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  t.equal(await redis.ping(), 'PONG');
+  await redis.set('k', 'v');
+  t.equal(await redis.get('k'), 'v');
+  redis.disconnect();
+
+  const mongoPort = portOf(services.mongoUri as string);
+  const redisPort = portOf(services.redisUrl as string);
+  t.equal(await probe(mongoPort), 'open');
+  t.equal(await probe(redisPort), 'open');
+
+  await services.stop();
+  t.equal(await probe(mongoPort), 'refused', 'MongoDB port refuses after stop()');
+  t.equal(await probe(redisPort), 'refused', 'Redis port refuses after stop()');
+  await services.stop(); // idempotent
+});
+
+t.test('need selects which servers start', async (t) => {
+  const onlyRedis = await startLocalServices({ need: { mongo: false } });
+  t.teardown(() => onlyRedis.stop());
+  t.equal(onlyRedis.mongoUri, undefined);
+  t.match(onlyRedis.redisUrl, /^redis:\/\//);
+  await onlyRedis.stop();
+
+  const none = await startLocalServices({ need: { mongo: false, redis: false } });
+  t.same({ mongoUri: none.mongoUri, redisUrl: none.redisUrl }, { mongoUri: undefined, redisUrl: undefined });
+  await none.stop();
+});
+
+t.test('dataDir keeps data in that folder', async (t) => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'wxpay-mp-datadir-test-'));
+  t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }));
+  const services = await startLocalServices({ dataDir, need: { redis: true, mongo: true } });
+  t.teardown(() => services.stop());
+  const entries = await fs.readdir(dataDir);
+  t.ok(entries.includes('redis'), 'redis dir under dataDir');
+  t.ok(entries.some((e) => ['mongod', 'ferretdb', 'mongodb-memory'].includes(e)), 'mongo dir under dataDir');
+  await services.stop();
+  t.ok((await fs.stat(dataDir)).isDirectory(), 'dataDir is kept after stop()');
+});
+
+t.test('a missing server fails at once with what to install', async (t) => {
+  const saved = { PATH: process.env.PATH, HOME: process.env.HOME, GOPATH: process.env.GOPATH, GOBIN: process.env.GOBIN };
+  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'wxpay-mp-empty-'));
+  t.teardown(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await fs.rm(empty, { recursive: true, force: true });
+  });
+  // Nothing findable: an empty PATH, HOME, GOPATH and GOBIN. `go` itself may
+  // still be found in /usr/local/go/bin, so point its GOPATH at the empty dir.
+  process.env.PATH = empty;
+  process.env.HOME = empty;
+  process.env.GOPATH = empty;
+  process.env.GOBIN = path.join(empty, 'bin');
+
+  await t.rejects(startLocalServices({ need: { mongo: true, redis: false } }), {
+    message: /No MongoDB-compatible server found[\s\S]*scripts\/build-ferretdb\.sh[\s\S]*go get -tool github\.com\/FerretDB\/FerretDB\/cmd\/ferretdb@v1\.24\.2/,
+  });
+  t.match(FERRETDB_INSTALL_HINT, /MONGODB_URI/);
+
+  await t.rejects(startLocalServices({ need: { mongo: false, redis: true } }), {
+    message: /No redis-server found on PATH[\s\S]*apt-get install redis-server/,
+  });
+  t.match(REDIS_INSTALL_HINT, /apt-get install redis-server/);
+});
+
+t.test('a server that dies at start is reported with its output', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wxpay-mp-fake-'));
+  const saved = process.env.PATH;
+  t.teardown(async () => {
+    process.env.PATH = saved;
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  // A fake `mongod` first on PATH that prints and exits with an error.
+  const fake = path.join(dir, 'mongod');
+  await fs.writeFile(fake, '#!/bin/sh\necho "fake mongod: cannot open dbpath" >&2\nexit 3\n', { mode: 0o755 });
+  process.env.PATH = `${dir}${path.delimiter}${saved ?? ''}`;
+  await t.rejects(startLocalServices({ need: { mongo: true, redis: false } }), {
+    message: /mongod exited with code 3[\s\S]*fake mongod: cannot open dbpath/,
+  });
+});
