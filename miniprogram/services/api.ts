@@ -1,0 +1,60 @@
+// Everything a page needs, built once in app.ts from `wx` (or in tests from fakes).
+import { createAuth, type Auth, type LoginFn, type Storage } from './auth.js';
+import { createSimulatedPay, type ChooseOutcome } from './cashier.js';
+import { createHttpClient, type HttpClient, type RequestFn } from './http.js';
+import { createOrders, type OrdersService } from './orders.js';
+import { createPayment, type PaymentService, type RequestPaymentFn, type SimulatedPayFn } from './payment.js';
+import { createProducts, type ProductsService } from './products.js';
+
+export interface ApiConfig {
+  baseUrl: string;
+  appId: string | (() => string);
+  /** used when a sandbox pay response carries no sandboxBase */
+  defaultSandboxBase?: string;
+  pollScheduleSeconds?: readonly number[];
+  maxConfirmMs?: number;
+}
+
+export interface ApiDeps {
+  request: RequestFn;
+  requestPayment: RequestPaymentFn;
+  login: LoginFn;
+  storage: Storage;
+  sleep: (ms: number) => Promise<void>;
+  now: () => number;
+  /** sandbox mode: how the user picks Pay / Cancel / Fail (ignored when simulatedPay is given) */
+  chooseCashierOutcome?: ChooseOutcome;
+  /** sandbox mode: replaces the cashier call altogether */
+  simulatedPay?: SimulatedPayFn;
+}
+
+export interface Api {
+  http: HttpClient;
+  auth: Auth;
+  products: ProductsService;
+  orders: OrdersService;
+  payment: PaymentService;
+}
+
+export function createApi(config: ApiConfig, deps: ApiDeps): Api {
+  const http = createHttpClient({ baseUrl: config.baseUrl, request: deps.request });
+  const auth = createAuth({ http, storage: deps.storage, login: deps.login, now: deps.now });
+  const products = createProducts(auth);
+  const orders = createOrders(auth);
+  const simulatedPay =
+    deps.simulatedPay ??
+    createSimulatedPay({ request: deps.request, choose: deps.chooseCashierOutcome ?? (async () => 'cancel') });
+  const payment = createPayment({
+    auth,
+    orders,
+    requestPayment: deps.requestPayment,
+    simulatedPay,
+    appId: config.appId,
+    ...(config.defaultSandboxBase !== undefined ? { defaultSandboxBase: config.defaultSandboxBase } : {}),
+    ...(config.pollScheduleSeconds !== undefined ? { pollScheduleSeconds: config.pollScheduleSeconds } : {}),
+    ...(config.maxConfirmMs !== undefined ? { maxConfirmMs: config.maxConfirmMs } : {}),
+    sleep: deps.sleep,
+    now: deps.now,
+  });
+  return { http, auth, products, orders, payment };
+}
