@@ -73,10 +73,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   });
 
-  await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName });
-  await app.register(redisPlugin, { url: config.redisUrl });
-  await app.register(healthRoutes);
-
+  try {
+    await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName });
+    await app.register(redisPlugin, { url: config.redisUrl });
+    await app.register(healthRoutes);
+    await app.ready();
+  } catch (err) {
+    // Whatever did connect must not keep the process alive.
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   return app;
 }
 
