@@ -1,0 +1,192 @@
+// In-test fakes of the mini-program's injected dependencies: a clock whose
+// sleep advances time at once, a memory storage, and a tiny fake API server.
+import type { Order, OrderStatus, PayParams } from '../../../shared/api.js';
+import type { Storage } from '../../../miniprogram/services/auth.js';
+import type { HttpRequestOptions, HttpResponse, RequestFn } from '../../../miniprogram/services/http.js';
+import type { PaymentCallbackResult, RequestPaymentParams } from '../../../miniprogram/services/payment.js';
+
+export const BASE = 'http://api.test';
+
+export function fakeClock(start = 1_700_000_000_000) {
+  let t = start;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+    async sleep(ms: number) {
+      sleeps.push(ms);
+      t += ms;
+      await Promise.resolve();
+    },
+  };
+}
+
+export function memoryStorage(): Storage & { map: Map<string, unknown> } {
+  const map = new Map<string, unknown>();
+  return {
+    map,
+    get: (k) => map.get(k),
+    set: (k, v) => void map.set(k, structuredClone(v)),
+    remove: (k) => void map.delete(k),
+  };
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+export interface Seen {
+  method: string;
+  path: string;
+  token: string | undefined;
+  body: unknown;
+}
+
+type Override = (req: Seen) => HttpResponse | Promise<HttpResponse> | 'network' | undefined;
+
+/**
+ * A fake of the server's HTTP API, enough for the client's logic: sessions,
+ * orders with a status the test scripts, and pay params.
+ */
+export function fakeServer() {
+  const seen: Seen[] = [];
+  const tokens = new Set<string>();
+  let tokenSeq = 0;
+  let codeSeq = 0;
+  const orders = new Map<string, Order>();
+  /** statuses returned by successive GETs of an order (the last one repeats) */
+  const statusScript = new Map<string, OrderStatus[]>();
+  let payParams: Record<string, unknown> = {
+    timeStamp: '1700000000',
+    nonceStr: 'n0nce',
+    package: 'prepay_id=wx201410272009395522657a690389285100',
+    signType: 'HMAC-SHA256',
+    paySign: 'ABCDEF0123',
+  };
+  const overrides: Override[] = [];
+
+  function order(id: string, status: OrderStatus = 'CREATED'): Order {
+    const o: Order = {
+      id,
+      outTradeNo: `T${id}`,
+      amount: 1250,
+      status,
+      items: [{ sku: 'tea', name: 'Tea', price: 1250, quantity: 1 }],
+      createdAt: new Date(0).toISOString(),
+      expiresAt: new Date(3_600_000).toISOString(),
+    };
+    orders.set(id, o);
+    return o;
+  }
+
+  const json = (statusCode: number, data: unknown): HttpResponse => ({ statusCode, data });
+  const err = (statusCode: number, code: string) => json(statusCode, { statusCode, code, error: 'x', message: code });
+
+  async function handle(req: Seen): Promise<HttpResponse> {
+    for (const o of overrides) {
+      const r = await o(req);
+      if (r === 'network') throw { errMsg: 'request:fail timeout' };
+      if (r !== undefined) return r;
+    }
+    if (req.method === 'POST' && req.path === '/api/session') {
+      const code = (req.body as { code?: string } | undefined)?.code;
+      if (typeof code !== 'string' || !code.startsWith('code-')) return err(400, 'INVALID_CODE');
+      const token = `tok-${++tokenSeq}`;
+      tokens.add(token);
+      return json(200, { token, expiresIn: 7200 });
+    }
+    if (req.token === undefined || !tokens.has(req.token)) return err(401, 'UNAUTHORIZED');
+    if (req.method === 'GET' && req.path === '/api/products') {
+      return json(200, { items: [{ sku: 'tea', name: 'Tea', description: 'green', price: 1250 }] });
+    }
+    const m = /^\/api\/orders\/([^/?]+)(\/pay|\/cancel)?$/.exec(req.path);
+    if (m !== null) {
+      const o = orders.get(decodeURIComponent(m[1]!));
+      if (o === undefined) return err(404, 'ORDER_NOT_FOUND');
+      if (req.method === 'GET' && m[2] === undefined) {
+        const script = statusScript.get(o.id);
+        if (script !== undefined && script.length > 0) o.status = script.length > 1 ? script.shift()! : script[0]!;
+        return json(200, { ...o });
+      }
+      if (req.method === 'POST' && m[2] === '/pay') {
+        if (o.status === 'PAID') return err(409, 'ORDER_PAID');
+        o.status = 'PAYING';
+        return json(200, { ...payParams });
+      }
+      if (req.method === 'POST' && m[2] === '/cancel') {
+        o.status = 'CLOSED';
+        return json(200, { ...o });
+      }
+    }
+    return err(404, 'NOT_FOUND');
+  }
+
+  const request: RequestFn = async (o: HttpRequestOptions) => {
+    if (!o.url.startsWith(BASE)) throw { errMsg: 'request:fail unknown host' };
+    const auth = o.header.Authorization;
+    const req: Seen = {
+      method: o.method,
+      path: o.url.slice(BASE.length),
+      token: auth?.startsWith('Bearer ') ? auth.slice(7) : undefined,
+      body: o.data,
+    };
+    seen.push(req);
+    return handle(req);
+  };
+
+  return {
+    seen,
+    tokens,
+    orders,
+    request,
+    order,
+    /** GETs of this order answer these statuses in turn, the last one forever */
+    script(id: string, statuses: OrderStatus[]) {
+      statusScript.set(id, [...statuses]);
+    },
+    setPayParams(p: Partial<PayParams> & Record<string, unknown>) {
+      payParams = { ...payParams, ...p };
+    },
+    override(o: Override) {
+      overrides.push(o);
+    },
+    revokeAll() {
+      tokens.clear();
+    },
+    login: async () => `code-${++codeSeq}`,
+    count(method: string, path: string | RegExp) {
+      return seen.filter((s) => s.method === method && (typeof path === 'string' ? s.path === path : path.test(s.path))).length;
+    },
+  };
+}
+
+/** A requestPayment fake that records its argument and answers errMsg. */
+export function fakeRequestPayment(errMsg = 'requestPayment:ok') {
+  const calls: RequestPaymentParams[] = [];
+  let answer: () => Promise<PaymentCallbackResult> | PaymentCallbackResult = () => ({ errMsg });
+  const fn = async (p: RequestPaymentParams) => {
+    calls.push(p);
+    return answer();
+  };
+  return {
+    calls,
+    fn,
+    answerWith(a: () => Promise<PaymentCallbackResult> | PaymentCallbackResult) {
+      answer = a;
+    },
+  };
+}
