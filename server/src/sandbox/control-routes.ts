@@ -1,0 +1,172 @@
+// The sandbox's own JSON endpoints under /sandbox/: what the WeChat client and WeChat's back office
+// would do in real life (mint login codes, pay at the cashier) plus fault knobs and delivery logs.
+// The fault JSON shape is documented at the top of faults.ts.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { isSignType, verifySign } from '../wechat/sign.js';
+import { toBeijingTime } from '../wechat/time.js';
+import { FaultsBodySchema, type Faults, type FaultsBody } from './faults.js';
+import { newOpenid, newTransactionId } from './ids.js';
+import type { Notifier } from './notifier.js';
+import { PREPAY_TTL_MS, type SandboxState } from './state.js';
+
+export interface ControlRoutesOptions {
+  state: SandboxState;
+  faults: Faults;
+  notifier: Notifier;
+}
+
+const ErrorSchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+});
+
+const LoginCodeBodySchema = Type.Object(
+  {
+    appid: Type.String({ minLength: 1, maxLength: 32 }),
+    openid: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' })),
+    unionid: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' })),
+  },
+  { additionalProperties: false },
+);
+type LoginCodeBody = Static<typeof LoginCodeBodySchema>;
+
+// Loose on purpose: the cashier reports type mistakes the way wx.requestPayment does, not as a 400 from a schema.
+const CashierBodySchema = Type.Object({
+  appId: Type.Optional(Type.Unknown()),
+  timeStamp: Type.Optional(Type.Unknown()),
+  nonceStr: Type.Optional(Type.Unknown()),
+  package: Type.Optional(Type.Unknown()),
+  signType: Type.Optional(Type.Unknown()),
+  paySign: Type.Optional(Type.Unknown()),
+  outcome: Type.Optional(Type.Union([Type.Literal('pay'), Type.Literal('cancel'), Type.Literal('fail')])),
+});
+type CashierBody = Static<typeof CashierBodySchema>;
+
+const CashierReplySchema = Type.Object({ errMsg: Type.String(), code: Type.Optional(Type.String()) });
+
+const AttemptSchema = Type.Object({
+  outTradeNo: Type.String(),
+  transactionId: Type.String(),
+  notifyUrl: Type.String(),
+  attempt: Type.Integer(),
+  copy: Type.Integer(),
+  at: Type.String(),
+  status: Type.Union([Type.Integer(), Type.Null()]),
+  reply: Type.String(),
+  success: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+  corrupted: Type.Boolean(),
+  dropped: Type.Boolean(),
+});
+
+function typeName(v: unknown): string {
+  if (v === null) return 'Null';
+  if (Array.isArray(v)) return 'Array';
+  const t = typeof v;
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
+export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOptions): Promise<void> {
+  const { state, faults, notifier } = opts;
+
+  const fail = (reply: FastifyReply, statusCode: number, code: string, message: string) =>
+    reply.code(statusCode).send({ statusCode, code, error: statusCode === 404 ? 'Not Found' : 'Bad Request', message });
+
+  app.post<{ Body: LoginCodeBody }>(
+    '/sandbox/login-codes',
+    {
+      schema: {
+        body: LoginCodeBodySchema,
+        response: { 200: Type.Object({ code: Type.String(), openid: Type.String() }), 400: ErrorSchema, 409: ErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const { appid, openid, unionid } = req.body;
+      if (!state.appidKnown(appid)) return fail(reply, 400, 'UNKNOWN_APPID', `appid ${appid} is not registered with the sandbox`);
+      if (openid !== undefined && state.openidTakenByOther(openid, appid)) {
+        return reply.code(409).send({ statusCode: 409, code: 'OPENID_OF_OTHER_APPID', error: 'Conflict', message: 'this openid belongs to another appid' });
+      }
+      return state.mintLoginCode(appid, openid, unionid);
+    },
+  );
+
+  app.post<{ Body: CashierBody }>(
+    '/sandbox/cashier',
+    { schema: { body: CashierBodySchema, response: { 200: CashierReplySchema, 400: CashierReplySchema } } },
+    async (req, reply) => {
+      const b = req.body;
+      const refuse = (code: string, detail: string) => reply.code(400).send({ errMsg: `requestPayment:fail ${detail}`, code });
+
+      // Type checks exactly as the WeChat client reports them.
+      const fields = ['appId', 'timeStamp', 'nonceStr', 'package', 'signType', 'paySign'] as const;
+      for (const name of fields) {
+        const v = b[name];
+        if (v === undefined || v === '') return refuse('PARAM_MISSING', `parameter error: parameter.${name} should be String instead of Undefined;`);
+        if (typeof v !== 'string') return refuse('PARAM_TYPE', `parameter error: parameter.${name} should be String instead of ${typeName(v)};`);
+      }
+      const p = b as Record<(typeof fields)[number], string> & { outcome?: string };
+      if (!isSignType(p.signType)) return refuse('SIGN_TYPE_INVALID', `invalid signType ${p.signType}`);
+      const m = /^prepay_id=(.+)$/.exec(p.package);
+      if (!m) return refuse('PACKAGE_INVALID', 'package error: expected prepay_id=...');
+      const trade = state.tradeByPrepayId(m[1] as string);
+      if (!trade) return refuse('PREPAY_NOT_FOUND', 'prepay_id invalid');
+      if (trade.appid !== p.appId) return refuse('APPID_MISMATCH', 'appId and prepay_id do not match');
+      const merchant = state.binding(trade.appid, trade.mchId);
+      if (!merchant) return refuse('PREPAY_NOT_FOUND', 'prepay_id invalid');
+      const signed = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign };
+      if (!verifySign(signed, merchant.key, p.signType)) return refuse('PAYSIGN_INVALID', '支付验证签名失败');
+      // WeChat: the signType here must be the one unifiedorder was signed with.
+      if (p.signType !== trade.signType) return refuse('SIGN_TYPE_MISMATCH', '支付验证签名失败');
+      const now = state.now();
+      if (now - trade.prepayCreatedAt >= PREPAY_TTL_MS) return refuse('PREPAY_EXPIRED', 'prepay_id expired');
+      if (trade.state === 'SUCCESS') return refuse('ORDER_PAID', '该订单已支付');
+      if (trade.state === 'CLOSED') return refuse('ORDER_CLOSED', '该订单已关闭');
+      if (trade.timeExpire !== undefined && now >= trade.timeExpire) return refuse('ORDER_EXPIRED', '订单已过期');
+
+      const outcome = p.outcome ?? 'pay';
+      if (outcome === 'cancel') return { errMsg: 'requestPayment:fail cancel' };
+      if (outcome === 'fail') {
+        trade.state = 'PAYERROR';
+        return { errMsg: 'requestPayment:fail 支付失败（沙箱模拟）' };
+      }
+      trade.state = 'SUCCESS';
+      trade.transactionId = newTransactionId(now);
+      trade.timeEnd = toBeijingTime(new Date(now));
+      trade.bankType = 'OTHERS';
+      trade.payerOpenid = trade.openid ?? newOpenid(trade.appid);
+      state.recordTransaction(trade);
+      notifier.start(trade, merchant, faults.takeNotifyPlan(trade.outTradeNo));
+      return { errMsg: 'requestPayment:ok' };
+    },
+  );
+
+  app.post<{ Body: FaultsBody }>('/sandbox/faults', { schema: { body: FaultsBodySchema } }, async (req) => {
+    faults.arm(req.body);
+    return { armed: faults.snapshot() };
+  });
+
+  app.delete('/sandbox/faults', async () => {
+    faults.reset();
+    return { armed: faults.snapshot() };
+  });
+
+  app.get<{ Querystring: { out_trade_no?: string } }>(
+    '/sandbox/notifications',
+    {
+      schema: {
+        querystring: Type.Object({ out_trade_no: Type.Optional(Type.String({ maxLength: 32 })) }),
+        response: { 200: Type.Object({ attempts: Type.Array(AttemptSchema) }) },
+      },
+    },
+    async (req) => ({ attempts: notifier.list(req.query.out_trade_no) }),
+  );
+
+  app.get(
+    '/sandbox/merchants',
+    { schema: { response: { 200: Type.Object({ merchants: Type.Array(Type.Object({ appid: Type.String(), mchId: Type.String() })) }) } } },
+    async () => ({ merchants: state.merchants.map((m) => ({ appid: m.appid, mchId: m.mchId })) }),
+  );
+}

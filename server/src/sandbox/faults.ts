@@ -1,0 +1,157 @@
+/*
+ * Fault knobs of the sandbox, armed with POST /sandbox/faults and cleared with DELETE /sandbox/faults.
+ *
+ * Body (JSON; every part optional, each part one rule or an array of rules; a POST adds to what is armed):
+ *
+ * {
+ *   "notify": {                       // payment notifications (one notification = one payment's series of attempts)
+ *     "action": "drop"                // never deliver it (GET /sandbox/notifications shows it with dropped: true)
+ *             | "duplicate"           // every attempt is posted `copies` times at once (default 2, at most 100)
+ *             | "delay"               // wait `delayMs` (real milliseconds, not scaled) before the first attempt
+ *             | "corrupt",            // deliver with a wrong sign (as a forger would); the retry schedule runs as usual
+ *     "count": 1,                     // how many notifications it applies to (default 1)
+ *     "outTradeNo": "...",            // only the notification of this out_trade_no (default: the next ones, any order)
+ *     "delayMs": 1000,                // for "delay"
+ *     "copies": 2                     // for "duplicate"
+ *   },
+ *   "payApi": {                       // POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder
+ *     "action": "SYSTEMERROR"         // answer result_code FAIL, err_code SYSTEMERROR (signed, as WeChat does)
+ *             | "hang",               // never answer (the caller must time out); released when the sandbox closes
+ *     "count": 1,                     // how many calls it applies to (default 1)
+ *     "api": "unifiedorder" | "orderquery" | "closeorder"   // default: any of them
+ *   },
+ *   "login": {                        // GET /sns/jscode2session
+ *     "errcode": 45011 | 40226 | -1,  // rate limited, high-risk user, system busy
+ *     "count": 1                      // default 1; the code is not consumed by a faulted call
+ *   }
+ * }
+ *
+ * Answer: { armed: { notify: [...], payApi: [...], login: [...] } } with the remaining counts.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Count = Type.Integer({ minimum: 1, maximum: 10_000 });
+
+export const NotifyFaultSchema = Type.Object(
+  {
+    action: Type.Union([Type.Literal('drop'), Type.Literal('duplicate'), Type.Literal('delay'), Type.Literal('corrupt')]),
+    count: Type.Optional(Count),
+    outTradeNo: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 24 * 3600 * 1000 })),
+    copies: Type.Optional(Type.Integer({ minimum: 2, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PayApiName = Type.Union([Type.Literal('unifiedorder'), Type.Literal('orderquery'), Type.Literal('closeorder')]);
+
+export const PayApiFaultSchema = Type.Object(
+  {
+    action: Type.Union([Type.Literal('SYSTEMERROR'), Type.Literal('hang')]),
+    count: Type.Optional(Count),
+    api: Type.Optional(PayApiName),
+  },
+  { additionalProperties: false },
+);
+
+export const LoginFaultSchema = Type.Object(
+  {
+    errcode: Type.Union([Type.Literal(45011), Type.Literal(40226), Type.Literal(-1)]),
+    count: Type.Optional(Count),
+  },
+  { additionalProperties: false },
+);
+
+const oneOrMany = <T extends Parameters<typeof Type.Array>[0]>(s: T) => Type.Union([s, Type.Array(s, { maxItems: 100 })]);
+
+export const FaultsBodySchema = Type.Object(
+  {
+    notify: Type.Optional(oneOrMany(NotifyFaultSchema)),
+    payApi: Type.Optional(oneOrMany(PayApiFaultSchema)),
+    login: Type.Optional(oneOrMany(LoginFaultSchema)),
+  },
+  { additionalProperties: false },
+);
+
+export type NotifyFault = Static<typeof NotifyFaultSchema>;
+export type PayApiFault = Static<typeof PayApiFaultSchema>;
+export type LoginFault = Static<typeof LoginFaultSchema>;
+export type FaultsBody = Static<typeof FaultsBodySchema>;
+export type PayApi = Static<typeof PayApiName>;
+
+type Armed<T> = T & { count: number };
+
+/** What one notification must suffer, decided once when the payment happens. */
+export interface NotifyPlan {
+  drop: boolean;
+  corrupt: boolean;
+  delayMs: number;
+  copies: number;
+}
+
+const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+export class Faults {
+  private notify: Armed<NotifyFault>[] = [];
+  private payApi: Armed<PayApiFault>[] = [];
+  private login: Armed<LoginFault>[] = [];
+
+  arm(body: FaultsBody): void {
+    for (const f of list(body.notify)) this.notify.push({ ...f, count: f.count ?? 1 });
+    for (const f of list(body.payApi)) this.payApi.push({ ...f, count: f.count ?? 1 });
+    for (const f of list(body.login)) this.login.push({ ...f, count: f.count ?? 1 });
+  }
+
+  reset(): void {
+    this.notify = [];
+    this.payApi = [];
+    this.login = [];
+  }
+
+  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[] } {
+    return {
+      notify: this.notify.map((f) => ({ ...f })),
+      payApi: this.payApi.map((f) => ({ ...f })),
+      login: this.login.map((f) => ({ ...f })),
+    };
+  }
+
+  /** Consumes, for one notification, at most one armed rule of each action that matches it. */
+  takeNotifyPlan(outTradeNo: string): NotifyPlan {
+    const plan: NotifyPlan = { drop: false, corrupt: false, delayMs: 0, copies: 1 };
+    const used = new Set<string>();
+    // Rules aimed at this out_trade_no win over the general ones.
+    const candidates = [
+      ...this.notify.filter((f) => f.outTradeNo === outTradeNo),
+      ...this.notify.filter((f) => f.outTradeNo === undefined),
+    ];
+    for (const f of candidates) {
+      if (used.has(f.action)) continue;
+      used.add(f.action);
+      f.count -= 1;
+      if (f.action === 'drop') plan.drop = true;
+      else if (f.action === 'corrupt') plan.corrupt = true;
+      else if (f.action === 'delay') plan.delayMs = f.delayMs ?? 1000;
+      else plan.copies = f.copies ?? 2;
+    }
+    this.notify = this.notify.filter((f) => f.count > 0);
+    return plan;
+  }
+
+  /** The pay-API fault to apply to this call, consumed; undefined when none is armed. */
+  takePayApi(api: PayApi): PayApiFault['action'] | undefined {
+    const f = this.payApi.find((x) => x.api === undefined || x.api === api);
+    if (!f) return undefined;
+    f.count -= 1;
+    if (f.count <= 0) this.payApi = this.payApi.filter((x) => x !== f);
+    return f.action;
+  }
+
+  takeLogin(): LoginFault['errcode'] | undefined {
+    const f = this.login[0];
+    if (!f) return undefined;
+    f.count -= 1;
+    if (f.count <= 0) this.login.shift();
+    return f.errcode;
+  }
+}
