@@ -1,0 +1,78 @@
+// `npm run sandbox`: the WeChat sandbox alone, on SANDBOX_PORT (3001) and HOST (127.0.0.1).
+// Registers the merchant from WECHAT_APPID / WECHAT_APPSECRET / WECHATPAY_MCH_ID / WECHATPAY_API_KEY
+// when all four are given, else the demo merchant of WeChat's signing docs.
+import { startSandbox, type SandboxMerchant } from './app.js';
+import { DEMO_MERCHANT } from './demo.js';
+
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+const fail = (line: string): never => {
+  process.stderr.write(`sandbox: ${line}\n`);
+  process.exit(1);
+};
+
+const ENV_NAMES = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHATPAY_MCH_ID', 'WECHATPAY_API_KEY'] as const;
+
+function merchantFromEnv(env: NodeJS.ProcessEnv): { merchant: SandboxMerchant; fromEnv: boolean } {
+  const given = ENV_NAMES.filter((n) => env[n] !== undefined && env[n] !== '');
+  if (given.length === 0) return { merchant: { ...DEMO_MERCHANT }, fromEnv: false };
+  const missing = ENV_NAMES.filter((n) => !given.includes(n));
+  if (missing.length > 0) fail(`${missing.join(', ')} must be set too (or unset ${given.join(', ')} to use the demo merchant)`);
+  return {
+    merchant: {
+      appid: env.WECHAT_APPID as string,
+      secret: env.WECHAT_APPSECRET as string,
+      mchId: env.WECHATPAY_MCH_ID as string,
+      key: env.WECHATPAY_API_KEY as string,
+    },
+    fromEnv: true,
+  };
+}
+
+function portFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return 3001;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) fail(`SANDBOX_PORT must be a TCP port number (1-65535), got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const { merchant, fromEnv } = merchantFromEnv(process.env);
+const port = portFrom(process.env.SANDBOX_PORT);
+const host = process.env.HOST || '127.0.0.1';
+
+let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+try {
+  sandbox = await startSandbox({ merchants: [merchant], port, host, logger: { level: process.env.LOG_LEVEL || 'warn' } });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  fail(e.code === 'EADDRINUSE' ? `port ${port} is in use (set SANDBOX_PORT)` : e.message);
+  throw err;
+}
+
+say(`WeChat sandbox listening on ${sandbox.url}`);
+say(`  api.weixin.qq.com:     ${sandbox.url}/sns/jscode2session, ${sandbox.url}/cgi-bin/token`);
+say(`  api.mch.weixin.qq.com: ${sandbox.url}/pay/unifiedorder, /pay/orderquery, /pay/closeorder`);
+say(`  control:               ${sandbox.url}/sandbox/ (login-codes, cashier, faults, notifications, merchants)`);
+say(`Accepts appid ${merchant.appid} with mch_id ${merchant.mchId}`);
+say(
+  fromEnv
+    ? '  API key from WECHATPAY_API_KEY, appsecret from WECHAT_APPSECRET'
+    : "  API key: demo key (WeChat's public signing example); appsecret: demo appsecret (DEMO_MERCHANT in server/src/sandbox/demo.ts)",
+);
+
+let closing = false;
+const shutdown = (signal: NodeJS.Signals): void => {
+  if (closing) return;
+  closing = true;
+  say(`${signal}: closing the sandbox`);
+  sandbox.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`sandbox: close failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
