@@ -1,3 +1,5 @@
+import type { OrderStatus } from '../../shared/api.js';
+
 /** 1250 → "¥12.50"; amounts are integer fen from the server. */
 export function formatFen(fen: number): string {
   if (!Number.isFinite(fen)) return '¥-';
@@ -16,4 +18,24 @@ export function formatTime(iso: string | undefined): string {
   if (Number.isNaN(d.getTime())) return '';
   const p = (x: number): string => (x < 10 ? `0${x}` : String(x));
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+const STATUS_TEXT: Record<OrderStatus, string> = {
+  CREATED: 'Awaiting payment',
+  PAYING: 'Awaiting payment',
+  PAID: 'Paid',
+  CLOSED: 'Closed',
+  FAILED: 'Payment failed',
+  REFUNDING: 'Refunding',
+  REFUNDED: 'Refunded',
+  PARTIALLY_REFUNDED: 'Partly refunded',
+};
+
+export function statusText(status: OrderStatus): string {
+  return STATUS_TEXT[status] ?? status;
+}
+
+/** Orders the user may (try to) pay again. */
+export function isPayable(status: OrderStatus): boolean {
+  return status === 'CREATED' || status === 'PAYING';
 }

@@ -1,0 +1,140 @@
+// Creates the order from the cart (or loads an existing one for "pay again"),
+// shows the server's amount, and starts the payment. Confirming the outcome is
+// the result page's job: the pay sheet hides this page, so no polling here.
+import type { Order } from '../../../shared/api.js';
+import type { IAppOption } from '../../app.js';
+import { formatFen, isPayable, statusText } from '../../services/format.js';
+import { isApiClientError } from '../../services/http.js';
+import type { PayPhase } from '../../services/payment.js';
+import { errorText } from '../../services/result-view.js';
+
+interface ConfirmLine {
+  sku: string;
+  name: string;
+  quantity: number;
+  priceText: string;
+  subtotalText: string;
+}
+
+interface ConfirmData {
+  loading: boolean;
+  error: string;
+  orderId: string;
+  outTradeNo: string;
+  lines: ConfirmLine[];
+  amountText: string;
+  statusText: string;
+  payable: boolean;
+  /** a pay request is in flight: the button is disabled */
+  paying: boolean;
+  payLabel: string;
+}
+
+const app = getApp<IAppOption>();
+
+const PHASE_LABEL: Record<PayPhase, string> = {
+  requesting: 'Preparing payment…',
+  paying: 'Waiting for WeChat Pay…',
+  confirming: 'Confirming…',
+};
+
+function view(order: Order): Partial<ConfirmData> {
+  return {
+    orderId: order.id,
+    outTradeNo: order.outTradeNo,
+    lines: order.items.map((i) => ({
+      sku: i.sku,
+      name: i.name,
+      quantity: i.quantity,
+      priceText: formatFen(i.price),
+      subtotalText: formatFen(i.price * i.quantity),
+    })),
+    amountText: formatFen(order.amount),
+    statusText: statusText(order.status),
+    payable: isPayable(order.status),
+  };
+}
+
+Page({
+  data: {
+    loading: true,
+    error: '',
+    orderId: '',
+    outTradeNo: '',
+    lines: [],
+    amountText: '',
+    statusText: '',
+    payable: false,
+    paying: false,
+    payLabel: 'Pay',
+  } as ConfirmData,
+
+  /** set once: a page never creates two orders */
+  creating: false,
+
+  onLoad(query: Record<string, string | undefined>) {
+    void this.prepare(query.orderId);
+  },
+
+  async prepare(orderId?: string) {
+    this.setData({ loading: true, error: '' });
+    try {
+      let order: Order;
+      if (orderId !== undefined && orderId !== '') {
+        order = await app.api.orders.get(orderId);
+      } else if (this.data.orderId !== '') {
+        order = await app.api.orders.get(this.data.orderId);
+      } else {
+        if (this.creating) return;
+        const cart = app.globalData.cart;
+        if (cart.length === 0) {
+          this.setData({ loading: false, error: 'The cart is empty.' });
+          return;
+        }
+        this.creating = true;
+        try {
+          order = await app.api.orders.create(cart);
+        } finally {
+          this.creating = false;
+        }
+        app.globalData.cart = [];
+      }
+      this.setData({ loading: false, ...view(order) });
+    } catch (e) {
+      this.setData({ loading: false, error: errorText(isApiClientError(e) ? e : undefined) });
+    }
+  },
+
+  retryLoad() {
+    void this.prepare();
+  },
+
+  async pay() {
+    const id = this.data.orderId;
+    if (id === '' || this.data.paying || app.api.payment.isBusy(id)) return;
+    this.setData({ paying: true, error: '', payLabel: PHASE_LABEL.requesting });
+    const res = await app.api.payment.launch(id, {
+      onPhase: (phase) => this.setData({ payLabel: PHASE_LABEL[phase] }),
+    });
+    this.setData({ paying: false, payLabel: 'Pay' });
+    switch (res.outcome) {
+      case 'confirming':
+      case 'cancelled':
+      case 'paid':
+      case 'closed':
+      case 'failed':
+      case 'refunded':
+        wx.redirectTo({ url: `/pages/result/index?id=${encodeURIComponent(id)}&state=${res.outcome}` });
+        return;
+      case 'busy':
+        wx.showToast({ title: 'Payment in progress', icon: 'none' });
+        return;
+      case 'error':
+        this.setData({ error: errorText(res.error), payLabel: res.retryable ? 'Retry payment' : 'Pay' });
+        if (!res.retryable) void this.prepare(id);
+        return;
+      default:
+        return;
+    }
+  },
+});

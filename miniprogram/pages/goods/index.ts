@@ -1,0 +1,87 @@
+import type { IAppOption } from '../../app.js';
+import { errorText } from '../../services/result-view.js';
+import { formatFen } from '../../services/format.js';
+import { isApiClientError } from '../../services/http.js';
+
+interface GoodsItem {
+  sku: string;
+  name: string;
+  description: string;
+  priceText: string;
+  price: number;
+  quantity: number;
+}
+
+interface GoodsData {
+  loading: boolean;
+  error: string;
+  items: GoodsItem[];
+  count: number;
+  /** an estimate from the catalog; the confirm page shows the server's amount */
+  totalText: string;
+}
+
+const MAX_QUANTITY = 99;
+const app = getApp<IAppOption>();
+
+function totals(items: GoodsItem[]): Pick<GoodsData, 'count' | 'totalText'> {
+  let count = 0;
+  let fen = 0;
+  for (const i of items) {
+    count += i.quantity;
+    fen += i.quantity * i.price;
+  }
+  return { count, totalText: formatFen(fen) };
+}
+
+Page({
+  data: { loading: true, error: '', items: [], count: 0, totalText: formatFen(0) } as GoodsData,
+
+  onLoad() {
+    void this.load();
+  },
+
+  onPullDownRefresh() {
+    void this.load().then(() => wx.stopPullDownRefresh());
+  },
+
+  async load() {
+    this.setData({ loading: true, error: '' });
+    try {
+      const products = await app.api.products.list();
+      const items: GoodsItem[] = products.map((p) => ({
+        sku: p.sku,
+        name: p.name,
+        description: p.description,
+        price: p.price,
+        priceText: formatFen(p.price),
+        quantity: 0,
+      }));
+      this.setData({ loading: false, items, ...totals(items) });
+    } catch (e) {
+      this.setData({ loading: false, error: errorText(isApiClientError(e) ? e : undefined) });
+    }
+  },
+
+  change(e: WechatMiniprogram.TouchEvent) {
+    const { sku, delta } = e.currentTarget.dataset as { sku: string; delta: string };
+    const items = this.data.items.map((i) =>
+      i.sku === sku ? { ...i, quantity: Math.min(MAX_QUANTITY, Math.max(0, i.quantity + Number(delta))) } : i,
+    );
+    this.setData({ items, ...totals(items) });
+  },
+
+  toConfirm() {
+    const cart = this.data.items.filter((i) => i.quantity > 0).map((i) => ({ sku: i.sku, quantity: i.quantity }));
+    if (cart.length === 0) {
+      wx.showToast({ title: 'Pick something first', icon: 'none' });
+      return;
+    }
+    app.globalData.cart = cart;
+    wx.navigateTo({ url: '/pages/confirm/index' });
+  },
+
+  toOrders() {
+    wx.navigateTo({ url: '/pages/orders/index' });
+  },
+});

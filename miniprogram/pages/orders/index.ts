@@ -1,0 +1,102 @@
+import type { Order } from '../../../shared/api.js';
+import type { IAppOption } from '../../app.js';
+import { config } from '../../config.js';
+import { formatFen, formatTime, isPayable, statusText } from '../../services/format.js';
+import { isApiClientError } from '../../services/http.js';
+import { errorText } from '../../services/result-view.js';
+
+interface OrderRow {
+  id: string;
+  outTradeNo: string;
+  amountText: string;
+  status: string;
+  statusText: string;
+  createdText: string;
+  summary: string;
+  payable: boolean;
+}
+
+interface OrdersData {
+  rows: OrderRow[];
+  loading: boolean;
+  error: string;
+  cursor: string;
+  done: boolean;
+  /** an order being cancelled: its buttons are disabled */
+  cancelling: string;
+}
+
+const app = getApp<IAppOption>();
+
+function row(o: Order): OrderRow {
+  return {
+    id: o.id,
+    outTradeNo: o.outTradeNo,
+    amountText: formatFen(o.amount),
+    status: o.status,
+    statusText: statusText(o.status),
+    createdText: formatTime(o.createdAt),
+    summary: o.items.map((i) => `${i.name} × ${i.quantity}`).join(', '),
+    payable: isPayable(o.status),
+  };
+}
+
+Page({
+  data: { rows: [], loading: false, error: '', cursor: '', done: false, cancelling: '' } as OrdersData,
+
+  onShow() {
+    // statuses change while away (payments confirmed, orders expired): start over
+    void this.load(true);
+  },
+
+  onPullDownRefresh() {
+    void this.load(true).then(() => wx.stopPullDownRefresh());
+  },
+
+  onReachBottom() {
+    if (!this.data.done) void this.load(false);
+  },
+
+  async load(reset: boolean) {
+    if (this.data.loading) return;
+    this.setData({ loading: true, error: '' });
+    try {
+      const page = await app.api.orders.list({
+        limit: config.pageSize,
+        ...(reset || this.data.cursor === '' ? {} : { before: this.data.cursor }),
+      });
+      const rows = page.items.map(row);
+      this.setData({
+        loading: false,
+        rows: reset ? rows : [...this.data.rows, ...rows],
+        cursor: page.nextCursor ?? '',
+        done: page.nextCursor === undefined,
+      });
+    } catch (e) {
+      this.setData({ loading: false, error: errorText(isApiClientError(e) ? e : undefined) });
+    }
+  },
+
+  retry() {
+    void this.load(this.data.rows.length === 0);
+  },
+
+  payAgain(e: WechatMiniprogram.TouchEvent) {
+    const { id } = e.currentTarget.dataset as { id: string };
+    wx.navigateTo({ url: `/pages/confirm/index?orderId=${encodeURIComponent(id)}` });
+  },
+
+  async cancel(e: WechatMiniprogram.TouchEvent) {
+    const { id } = e.currentTarget.dataset as { id: string };
+    if (this.data.cancelling !== '') return;
+    this.setData({ cancelling: id });
+    try {
+      const o = await app.api.orders.cancel(id);
+      this.setData({ rows: this.data.rows.map((r) => (r.id === id ? row(o) : r)) });
+    } catch (err) {
+      wx.showToast({ title: errorText(isApiClientError(err) ? err : undefined), icon: 'none' });
+    } finally {
+      this.setData({ cancelling: '' });
+    }
+  },
+});
