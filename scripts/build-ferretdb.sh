@@ -6,18 +6,28 @@
 # module proxy here refuses the version list that form asks for. And a binary
 # built straight from the module (go get -tool + go install) panics at start
 # ("Invalid build/version/version.txt"): the module zip lacks that generated
-# file. So: fetch the module in a scratch module, copy its source, write
-# version.txt, and build from the copy through a replace directive.
+# file. So: fetch the module in a scratch module, copy its source, write the
+# version files, apply scripts/ferretdb/wxpay-mp.patch, and build from the
+# copy through a replace directive.
+#
+# The patch makes single-document writes atomic across clients (FerretDB 1.x
+# does read-modify-write in separate transactions, so two concurrent
+# conditional updates could both win) and reports unique-index violations on
+# update as E11000. The build is marked "package: wxpay-mp.N" in --version.
 #
 # The scratch module stays in $FERRETDB_BUILD_DIR (default
 # ~/.cache/wxpay-mp/ferretdb-build) and Go's own caches (GOMODCACHE, GOCACHE)
 # are reused, so a rebuild on the same machine takes seconds.
 set -euo pipefail
 
-version="${FERRETDB_VERSION:-v1.24.2}"
+version="v1.24.2"
+marker="wxpay-mp.1"   # bump when scripts/ferretdb/wxpay-mp.patch changes
+here="$(cd "$(dirname "$0")" && pwd)"
+patch_file="$here/ferretdb/wxpay-mp.patch"
 build_dir="${FERRETDB_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/wxpay-mp/ferretdb-build}"
 
 command -v go >/dev/null 2>&1 || { echo "build-ferretdb: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+command -v git >/dev/null 2>&1 || { echo "build-ferretdb: git is required (to apply the patch)" >&2; exit 1; }
 
 gobin="$(go env GOBIN)"
 [ -n "$gobin" ] || gobin="$(go env GOPATH | cut -d: -f1)/bin"
@@ -30,18 +40,22 @@ if [ ! -f go.mod ] || ! grep -q "FerretDB/FerretDB ${version}" go.mod; then
   go get -tool "github.com/FerretDB/FerretDB/cmd/ferretdb@${version}" 2>go-get.log || { cat go-get.log >&2; exit 1; }
 fi
 
-if [ ! -f src/build/version/version.txt ]; then
-  src="$(go list -m -f '{{.Dir}}' "github.com/FerretDB/FerretDB@${version}" 2>/dev/null || true)"
-  [ -n "$src" ] && [ -d "$src" ] || src="$(go env GOMODCACHE)/$(go list -m -f '{{.Path}}@{{.Version}}' github.com/FerretDB/FerretDB | sed 's/[A-Z]/!\L&/g')"
-  rm -rf src.tmp
+if [ ! -f src/.wxpay-mp-marker ] || [ "$(cat src/.wxpay-mp-marker)" != "$marker" ]; then
+  go mod edit -dropreplace github.com/FerretDB/FerretDB
+  src="$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)"
+  [ -n "$src" ] && [ -d "$src" ] || { echo "build-ferretdb: FerretDB module source not found" >&2; exit 1; }
+  rm -rf src src.tmp
   cp -r "$src" src.tmp
   chmod -R u+w src.tmp
   echo "$version" > src.tmp/build/version/version.txt
+  echo "$marker" > src.tmp/build/version/package.txt
+  git apply --directory=src.tmp -p1 "$patch_file"
+  echo "$marker" > src.tmp/.wxpay-mp-marker
   mv src.tmp src
 fi
 go mod edit -replace github.com/FerretDB/FerretDB=./src
 
 go build -buildvcs=false -o ferretdb.tmp github.com/FerretDB/FerretDB/cmd/ferretdb
-./ferretdb.tmp --version | head -1
+[[ "$(./ferretdb.tmp --version)" == *"package: $marker"* ]] || { echo "build-ferretdb: built binary lacks the $marker marker" >&2; exit 1; }
 mv ferretdb.tmp "$gobin/ferretdb"
-echo "build-ferretdb: installed $gobin/ferretdb"
+echo "build-ferretdb: installed $gobin/ferretdb ($version, $marker)"

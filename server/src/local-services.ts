@@ -25,14 +25,17 @@ export interface LocalServices {
 }
 
 const FERRETDB_VERSION = 'v1.24.2';
+/** Printed as `package:` by `ferretdb --version` when built by scripts/build-ferretdb.sh with its patch. */
+export const FERRETDB_PATCH_MARKER = 'wxpay-mp.1';
 
 /** How to get FerretDB on a machine with Go; printed when no MongoDB-compatible server is found. */
 export const FERRETDB_INSTALL_HINT = [
   `Install FerretDB ${FERRETDB_VERSION} (needs Go): run \`bash scripts/build-ferretdb.sh\` from the repo root, which does:`,
-  `  mkdir -p /tmp/ferretbuild && cd /tmp/ferretbuild && go mod init ferretbuild`,
+  `  mkdir -p ~/.cache/wxpay-mp/ferretdb-build && cd ~/.cache/wxpay-mp/ferretdb-build && go mod init ferretbuild`,
   `  go get -tool github.com/FerretDB/FerretDB/cmd/ferretdb@${FERRETDB_VERSION}`,
-  `  then builds it with build/version/version.txt filled in (a plain \`go install github.com/FerretDB/FerretDB/cmd/ferretdb\``,
-  `  gives a binary that panics with "Invalid build/version/version.txt") into $(go env GOPATH)/bin/ferretdb.`,
+  `  then builds it from a copy of the module source with build/version/version.txt filled in and`,
+  `  scripts/ferretdb/wxpay-mp.patch applied (atomic single-document writes), into $(go env GOPATH)/bin/ferretdb.`,
+  `  (A plain \`go install github.com/FerretDB/FerretDB/cmd/ferretdb\` gives a binary that panics: "Invalid build/version/version.txt".)`,
   `Or install MongoDB (\`mongod\` on PATH), or \`npm i -D mongodb-memory-server\`, or set MONGODB_URI to a running server.`,
 ].join('\n');
 
@@ -115,6 +118,12 @@ export async function goBinDirs(): Promise<string[]> {
   if (fromGo) for (const p of fromGo.split(path.delimiter).filter(Boolean)) dirs.push(path.join(p, 'bin'));
   dirs.push(path.join(os.homedir(), 'go', 'bin'));
   return [...new Set(dirs)];
+}
+
+async function ferretdbVersion(bin: string): Promise<string> {
+  return await new Promise((resolve) => {
+    execFile(bin, ['--version'], { timeout: 10_000 }, (err, stdout) => resolve(err ? '' : stdout));
+  });
 }
 
 /** A started server process whose output is kept for error messages. */
@@ -312,7 +321,11 @@ async function startFerretdb(bin: string, dir: string): Promise<Started> {
     }
     throw err;
   }
-  return { uri, stop: () => child.stop(), describe: `ferretdb (${bin}, SQLite in ${dataDir})` };
+  const patched = (await ferretdbVersion(bin)).includes(`package: ${FERRETDB_PATCH_MARKER}`);
+  const warning = patched
+    ? ''
+    : `; WARNING: not built by scripts/build-ferretdb.sh (no "${FERRETDB_PATCH_MARKER}" in --version), so concurrent conditional updates are not atomic: rebuild with \`bash scripts/build-ferretdb.sh\``;
+  return { uri, stop: () => child.stop(), describe: `ferretdb (${bin}, SQLite in ${dataDir})${warning}` };
 }
 
 interface MemoryServer {

@@ -1,0 +1,332 @@
+// The mongoose operations the product relies on, run against the server in
+// MONGODB_URI (FerretDB 1.24.2 on SQLite in local runs and CI; MongoDB works
+// too). If MONGODB_URI is unset this file starts its own server.
+//
+// Gaps found on FerretDB 1.24.2 (SQLite backend), checked by hand on
+// 2026-11-24; do not rely on these in product code:
+//   - $group computes ONLY THE FIRST accumulator; every later one silently
+//     returns 0 (FerretDB issue #4616). Use one accumulator per $group
+//     (e.g. count by status, then a second aggregation for the sum).
+//   - $group accumulators other than $sum and $count ($avg, $min, $max,
+//     $first, $last, $push, $addToSet) fail with NotImplemented (code 238).
+//   - $project / $addFields with a field path ('$a') yields the literal
+//     string "$a", silently; no expression operators ($cond, $dateToString,
+//     $expr in $match, ...). Stages $lookup, $facet, $sample, $changeStream:
+//     NotImplemented.
+//   - findOneAndUpdate / findAndModify with a projection (mongoose `select`,
+//     `projection`, or a schema path with `select: false`) fails with
+//     NotImplemented ("support for field \"fields\""). Read the whole document.
+//   - No transactions (sessions with autocommit fail: FailedToParse), no change
+//     streams, no collation, no arrayFilters, no pipeline-style updates.
+//   - Indexes: TTL (expireAfterSeconds) and partialFilterExpression fail with
+//     NotImplemented, so expiry is a query with $lt on a Date (tested below).
+//     A unique index ignores documents missing the field (MongoDB would reject
+//     a second one; a sparse index behaves like FerretDB here).
+//   - Duplicate-key errors carry code 11000 and "E11000 duplicate key error
+//     collection: <db>.<coll>", without MongoDB's "index: ... dup key: {...}"
+//     tail or keyValue: match on code 11000 only.
+//   - Decimal128 values drop the connection: keep money as integer fen Numbers.
+//   - Stock FerretDB 1.x is NOT atomic per document under concurrency: update,
+//     findAndModify and delete read, modify in memory, then write by _id in
+//     separate transactions, so 50 concurrent conditional updates had 2
+//     winners and concurrent $inc lost increments, and an update hitting a
+//     unique index failed with code 1 instead of 11000. scripts/build-ferretdb.sh
+//     builds FerretDB with scripts/ferretdb/wxpay-mp.patch, which runs write
+//     commands one at a time and maps that error to 11000; the tests below
+//     fail on an unpatched build.
+import { randomBytes } from 'node:crypto';
+import t from 'tap';
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { startLocalServices, type LocalServices } from '../../server/src/local-services.js';
+
+let own: LocalServices | undefined;
+let uri = process.env.MONGODB_URI;
+if (!uri) {
+  own = await startLocalServices({ need: { mongo: true, redis: false } });
+  uri = own.mongoUri as string;
+}
+const dbName = `mongo_compat_${randomBytes(6).toString('hex')}`;
+const conn = await mongoose.createConnection(uri, { dbName, serverSelectionTimeoutMS: 10_000 }).asPromise();
+t.teardown(async () => {
+  await conn.dropDatabase().catch(() => undefined);
+  await conn.close();
+  await own?.stop();
+});
+
+const STATES = ['CREATED', 'PAYING', 'PAID', 'REFUNDING', 'REFUNDED', 'CLOSED', 'FAILED'] as const;
+
+const orderSchema = new Schema(
+  {
+    outTradeNo: { type: String, required: true, unique: true },
+    openid: { type: String, required: true },
+    status: { type: String, enum: STATES, required: true, default: 'CREATED' },
+    totalFee: { type: Number, required: true },
+    version: { type: Number, default: 0 },
+    events: [{ _id: false, type: { type: String, required: true }, at: { type: Date, required: true } }],
+    expiresAt: { type: Date },
+    paidAt: { type: Date },
+  },
+  { timestamps: true },
+);
+orderSchema.index({ openid: 1, createdAt: -1 });
+type Order = InferSchemaType<typeof orderSchema>;
+const Orders = conn.model('Order', orderSchema);
+await Orders.init();
+
+const counterSchema = new Schema({ key: { type: String, required: true, unique: true }, n: Number, firstSeen: Date });
+const Counters = conn.model('Counter', counterSchema);
+await Counters.init();
+
+let seq = 0;
+const newOrder = (over: Partial<Order> = {}): Promise<unknown> =>
+  Orders.create({ outTradeNo: `T${Date.now()}${seq++}`, openid: 'o-default', totalFee: 100, ...over });
+
+t.test('a unique index rejects a duplicate with E11000 / code 11000', async (t) => {
+  const indexes = await Orders.collection.listIndexes().toArray();
+  t.ok(
+    indexes.some((i) => i.unique === true && (i.key as Record<string, number>).outTradeNo === 1),
+    'outTradeNo index is unique',
+  );
+  t.ok(
+    indexes.some((i) => JSON.stringify(i.key) === JSON.stringify({ openid: 1, createdAt: -1 })),
+    '(openid, createdAt) index exists',
+  );
+
+  await Orders.create({ outTradeNo: 'DUP-1', openid: 'o1', totalFee: 1 });
+  const err = await Orders.create({ outTradeNo: 'DUP-1', openid: 'o2', totalFee: 2 }).then(
+    () => undefined,
+    (e: unknown) => e as { code?: number; message?: string },
+  );
+  t.ok(err, 'second insert is rejected');
+  t.equal(err?.code, 11000);
+  t.match(err?.message, /E11000/);
+  t.equal(await Orders.countDocuments({ outTradeNo: 'DUP-1' }), 1, 'only the first is stored');
+  t.match(await Orders.findOne({ outTradeNo: 'DUP-1' }).lean(), { openid: 'o1', totalFee: 1 });
+
+  // An update that would create a duplicate is rejected too.
+  await Orders.create({ outTradeNo: 'DUP-2', openid: 'o1', totalFee: 1 });
+  await t.rejects(Orders.updateOne({ outTradeNo: 'DUP-2' }, { $set: { outTradeNo: 'DUP-1' } }), { code: 11000 });
+});
+
+t.test('findOneAndUpdate on allowed previous states has exactly one winner among 50 callers', async (t) => {
+  const order = (await newOrder({ status: 'PAYING', openid: 'o-race' })) as { _id: mongoose.Types.ObjectId };
+  const attempt = (i: number) =>
+    Orders.findOneAndUpdate(
+      { _id: order._id, status: { $in: ['CREATED', 'PAYING', 'CLOSED'] } },
+      { $set: { status: 'PAID', paidAt: new Date() }, $inc: { version: 1 }, $push: { events: { type: `paid-by-${i}`, at: new Date() } } },
+      { returnDocument: 'after' },
+    ).lean();
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => attempt(i)));
+  const winners = results.filter((r) => r !== null);
+  t.equal(winners.length, 1, 'exactly one caller wins');
+  t.equal(results.filter((r) => r === null).length, 49, 'the others get null');
+  const winner = winners[0];
+  t.equal(winner?.status, 'PAID', 'the winner sees the document after the update');
+  t.equal(winner?.version, 1);
+  t.equal(winner?.events.length, 1);
+
+  const stored = await Orders.findById(order._id).lean();
+  t.equal(stored?.status, 'PAID');
+  t.equal(stored?.version, 1, 'applied once');
+  t.equal(stored?.events.length, 1, 'one event recorded');
+  t.equal(stored?.events[0]?.type, winner?.events[0]?.type, 'the recorded event is the winner\'s');
+
+  // PAID is not an allowed previous state of this transition: nobody wins now.
+  t.equal(await attempt(99), null);
+  // and the next transition (PAID -> REFUNDING) again has a single winner.
+  const refunds = await Promise.all(
+    Array.from({ length: 50 }, () =>
+      Orders.findOneAndUpdate({ _id: order._id, status: 'PAID' }, { $set: { status: 'REFUNDING' }, $inc: { version: 1 } }, { returnDocument: 'after' }).lean(),
+    ),
+  );
+  t.equal(refunds.filter((r) => r !== null).length, 1);
+  t.match(await Orders.findById(order._id).lean(), { status: 'REFUNDING', version: 2 });
+
+  // returnDocument 'before' gives the previous state.
+  const before = await Orders.findOneAndUpdate({ _id: order._id, status: 'REFUNDING' }, { $set: { status: 'REFUNDED' } }, { returnDocument: 'before' }).lean();
+  t.equal(before?.status, 'REFUNDING');
+});
+
+t.test('$push, $inc and $set in one update', async (t) => {
+  const order = (await newOrder({ openid: 'o-ops' })) as { _id: mongoose.Types.ObjectId };
+  const at = new Date('2026-01-02T03:04:05.678Z');
+  const res = await Orders.updateOne(
+    { _id: order._id },
+    { $set: { status: 'PAYING' }, $inc: { version: 1, totalFee: 50 }, $push: { events: { type: 'prepay', at } } },
+  );
+  t.match(res, { matchedCount: 1, modifiedCount: 1 });
+  await Orders.updateOne({ _id: order._id }, { $inc: { version: 1 }, $push: { events: { type: 'notify', at } } });
+  const stored = await Orders.findById(order._id).lean();
+  t.equal(stored?.status, 'PAYING');
+  t.equal(stored?.version, 2);
+  t.equal(stored?.totalFee, 150);
+  t.same(stored?.events.map((e) => e.type), ['prepay', 'notify'], '$push appends in order');
+  t.equal(stored?.events[0]?.at.getTime(), at.getTime());
+
+  // 50 concurrent increments and pushes on one document: none lost.
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      Orders.updateOne({ _id: order._id }, { $inc: { version: 1 }, $push: { events: { type: `e${i}`, at } }, $set: { paidAt: at } }),
+    ),
+  );
+  const after = await Orders.findById(order._id).lean();
+  t.equal(after?.version, 52, 'every $inc applied');
+  t.equal(after?.events.length, 52, 'every $push applied');
+});
+
+t.test('countDocuments and an aggregation with $match/$group/$sort/$limit', async (t) => {
+  const openid = 'o-agg';
+  const plan: Array<[(typeof STATES)[number], number]> = [
+    ['PAID', 100], ['PAID', 200], ['PAID', 300], ['PAID', 400],
+    ['CLOSED', 10], ['CLOSED', 20],
+    ['PAYING', 7],
+    ['FAILED', 1],
+  ];
+  for (const [status, totalFee] of plan) await newOrder({ openid, status, totalFee });
+  await newOrder({ openid: 'someone-else', status: 'PAID', totalFee: 999 });
+
+  t.equal(await Orders.countDocuments({ openid }), 8);
+  t.equal(await Orders.countDocuments({ openid, status: { $in: ['CREATED', 'PAYING'] } }), 1);
+  t.equal(await Orders.countDocuments({ openid, status: 'PAID', totalFee: { $gte: 200 } }), 3);
+  t.equal(await Orders.countDocuments({ openid: 'nobody' }), 0);
+
+  const byStatus = await Orders.aggregate<{ _id: string; n: number }>([
+    { $match: { openid } },
+    { $group: { _id: '$status', n: { $sum: 1 } } },
+    { $sort: { n: -1, _id: 1 } },
+    { $limit: 2 },
+  ]);
+  t.same(byStatus, [{ _id: 'PAID', n: 4 }, { _id: 'CLOSED', n: 2 }]);
+
+  // One accumulator per $group: see the note at the top of this file.
+  const revenue = await Orders.aggregate<{ _id: string; fen: number }>([
+    { $match: { openid, status: { $in: ['PAID', 'CLOSED'] } } },
+    { $group: { _id: '$status', fen: { $sum: '$totalFee' } } },
+    { $sort: { fen: -1 } },
+    { $limit: 10 },
+  ]);
+  t.same(revenue, [{ _id: 'PAID', fen: 1000 }, { _id: 'CLOSED', fen: 30 }]);
+
+  const counted = await Orders.aggregate<{ n: number }>([{ $match: { openid, status: 'PAID' } }, { $count: 'n' }]);
+  t.same(counted, [{ n: 4 }]);
+});
+
+t.test('sort + limit pagination on (openid, createdAt)', async (t) => {
+  const openid = 'o-pages';
+  const base = Date.parse('2026-03-01T00:00:00.000Z');
+  // 25 orders, three of them sharing a timestamp to exercise the _id tie-break.
+  const docs = Array.from({ length: 25 }, (_, i) => ({
+    outTradeNo: `PAGE${i}`,
+    openid,
+    totalFee: i + 1,
+    createdAt: new Date(base + (i >= 10 && i <= 12 ? 10 : i) * 1000),
+  }));
+  await Orders.collection.insertMany(docs.map((d) => ({ ...d, status: 'CREATED', version: 0, events: [], updatedAt: d.createdAt })));
+  await Orders.collection.insertMany([
+    { outTradeNo: 'PAGE-OTHER', openid: 'o-other', totalFee: 1, status: 'CREATED', createdAt: new Date(base + 5000), events: [] },
+  ]);
+
+  const expected = await Orders.find({ openid }).sort({ createdAt: -1, _id: -1 }).lean();
+  t.equal(expected.length, 25);
+  for (let i = 1; i < expected.length; i++) {
+    const a = expected[i - 1] as { createdAt: Date };
+    const b = expected[i] as { createdAt: Date };
+    t.ok(a.createdAt.getTime() >= b.createdAt.getTime(), `sorted newest first at ${i}`);
+  }
+
+  // Keyset pagination: after (createdAt, _id) of the last row of the previous page.
+  const seen: string[] = [];
+  let cursor: { createdAt: Date; _id: mongoose.Types.ObjectId } | undefined;
+  const sizes: number[] = [];
+  for (let page = 0; page < 5; page++) {
+    const filter = cursor
+      ? { openid, $or: [{ createdAt: { $lt: cursor.createdAt } }, { createdAt: cursor.createdAt, _id: { $lt: cursor._id } }] }
+      : { openid };
+    const rows = await Orders.find(filter).sort({ createdAt: -1, _id: -1 }).limit(10).lean();
+    sizes.push(rows.length);
+    if (rows.length === 0) break;
+    seen.push(...rows.map((r) => r.outTradeNo));
+    const last = rows[rows.length - 1] as unknown as { createdAt: Date; _id: mongoose.Types.ObjectId };
+    cursor = { createdAt: last.createdAt, _id: last._id };
+  }
+  t.same(sizes, [10, 10, 5, 0]);
+  t.same(seen, expected.map((r) => r.outTradeNo), 'pages concatenate to the full ordered list, no gaps or repeats');
+
+  const page2 = await Orders.find({ openid }).sort({ createdAt: -1, _id: -1 }).skip(10).limit(10).lean();
+  t.same(page2.map((r) => r.outTradeNo), expected.slice(10, 20).map((r) => r.outTradeNo), 'skip/limit agrees');
+});
+
+t.test('updateOne with upsert inserts once, then updates', async (t) => {
+  const first = new Date('2026-04-01T00:00:00.000Z');
+  const r1 = await Counters.updateOne({ key: 'notify:T1' }, { $setOnInsert: { firstSeen: first }, $inc: { n: 1 } }, { upsert: true });
+  t.match(r1, { upsertedCount: 1, matchedCount: 0 });
+  t.ok(r1.upsertedId, 'upsertedId returned');
+  const r2 = await Counters.updateOne(
+    { key: 'notify:T1' },
+    { $setOnInsert: { firstSeen: new Date() }, $inc: { n: 1 } },
+    { upsert: true },
+  );
+  t.match(r2, { upsertedCount: 0, matchedCount: 1, modifiedCount: 1 });
+  const doc = await Counters.findOne({ key: 'notify:T1' }).lean();
+  t.equal(doc?.n, 2);
+  t.equal(doc?.firstSeen?.getTime(), first.getTime(), '$setOnInsert only applies on insert');
+
+  // Concurrent upserts of one key with a unique index: one document, any loser fails with 11000.
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 20 }, () => Counters.updateOne({ key: 'race' }, { $inc: { n: 1 } }, { upsert: true })),
+  );
+  const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+  for (const f of failures) t.equal((f.reason as { code?: number }).code, 11000, 'a losing upsert is a duplicate-key error');
+  t.equal(await Counters.countDocuments({ key: 'race' }), 1, 'one document for the key');
+  const race = await Counters.findOne({ key: 'race' }).lean();
+  t.equal(race?.n, 20 - failures.length, 'every successful upsert counted once');
+});
+
+t.test('Date and Number round trip', async (t) => {
+  const when = new Date('2026-05-06T07:08:09.123Z');
+  const fees = [0, 1, 99, 2_147_483_647, 2_147_483_648, 9_007_199_254_740_991];
+  for (const [i, totalFee] of fees.entries()) {
+    await Orders.create({ outTradeNo: `RT${i}`, openid: 'o-rt', totalFee, expiresAt: when, paidAt: when });
+  }
+  const rows = await Orders.find({ openid: 'o-rt' }).sort({ totalFee: 1 }).lean();
+  t.same(rows.map((r) => r.totalFee), fees, 'integers exact, sorted numerically');
+  for (const r of rows) {
+    t.ok(r.expiresAt instanceof Date, 'a Date comes back as a Date');
+    t.equal(r.expiresAt?.getTime(), when.getTime(), 'millisecond precision kept');
+    t.ok(r.createdAt instanceof Date, 'timestamps are Dates');
+    t.equal(typeof r.totalFee, 'number');
+  }
+  t.equal(await Orders.countDocuments({ openid: 'o-rt', totalFee: { $gt: 2_147_483_647 } }), 2, 'range query across int32/int64');
+  t.equal(await Orders.countDocuments({ openid: 'o-rt', totalFee: 2_147_483_648 }), 1, 'equality on a large integer');
+
+  const raw = conn.collection('raw');
+  await raw.insertOne({ _id: 'x' as unknown as mongoose.Types.ObjectId, f: 0.1, neg: -42, s: '00123', d: when });
+  const back = await raw.findOne({ _id: 'x' as unknown as mongoose.Types.ObjectId });
+  t.match(back, { f: 0.1, neg: -42, s: '00123' });
+  t.equal(typeof back?.s, 'string', 'numeric-looking strings stay strings');
+  t.equal((back?.d as Date).toISOString(), when.toISOString());
+});
+
+t.test('expiry without TTL: $lt on a Date', async (t) => {
+  const now = new Date('2026-06-01T12:00:00.000Z');
+  const minutes = (m: number): Date => new Date(now.getTime() + m * 60_000);
+  await newOrder({ outTradeNo: 'EXP-old', openid: 'o-exp', status: 'CREATED', expiresAt: minutes(-30) } as Partial<Order>);
+  await newOrder({ outTradeNo: 'EXP-edge', openid: 'o-exp', status: 'PAYING', expiresAt: now } as Partial<Order>);
+  await newOrder({ outTradeNo: 'EXP-just', openid: 'o-exp', status: 'PAYING', expiresAt: new Date(now.getTime() - 1) } as Partial<Order>);
+  await newOrder({ outTradeNo: 'EXP-new', openid: 'o-exp', status: 'CREATED', expiresAt: minutes(30) } as Partial<Order>);
+  await newOrder({ outTradeNo: 'EXP-paid', openid: 'o-exp', status: 'PAID', expiresAt: minutes(-60) } as Partial<Order>);
+
+  const due = await Orders.find({ openid: 'o-exp', status: { $in: ['CREATED', 'PAYING'] }, expiresAt: { $lt: now } })
+    .sort({ expiresAt: 1 })
+    .lean();
+  t.same(due.map((d) => d.outTradeNo), ['EXP-old', 'EXP-just'], 'strictly earlier only, in order');
+
+  const closed = await Orders.updateMany(
+    { openid: 'o-exp', status: { $in: ['CREATED', 'PAYING'] }, expiresAt: { $lt: now } },
+    { $set: { status: 'CLOSED' }, $inc: { version: 1 } },
+  );
+  t.equal(closed.modifiedCount, 2);
+  const statuses = Object.fromEntries((await Orders.find({ openid: 'o-exp' }).lean()).map((d) => [d.outTradeNo, d.status]));
+  t.same(statuses, { 'EXP-old': 'CLOSED', 'EXP-edge': 'PAYING', 'EXP-just': 'CLOSED', 'EXP-new': 'CREATED', 'EXP-paid': 'PAID' });
+  t.equal(await Orders.countDocuments({ openid: 'o-exp', expiresAt: { $lte: now, $gte: minutes(-30) } }), 3, '$lte/$gte bounds are inclusive');
+});
