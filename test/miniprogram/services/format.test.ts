@@ -1,0 +1,41 @@
+import t from 'tap';
+import { formatFen, formatTime, isPayable, statusText } from '../../../miniprogram/services/format.js';
+import { resultView } from '../../../miniprogram/services/result-view.js';
+import { ApiClientError } from '../../../miniprogram/services/http.js';
+
+t.test('fen to yuan', async (t) => {
+  t.equal(formatFen(1250), '¥12.50');
+  t.equal(formatFen(5), '¥0.05');
+  t.equal(formatFen(0), '¥0.00');
+  t.equal(formatFen(100), '¥1.00');
+  t.equal(formatFen(123456789), '¥1234567.89');
+  t.equal(formatFen(-1250), '-¥12.50');
+  t.equal(formatFen(Number.NaN), '¥-');
+});
+
+t.test('times and statuses', async (t) => {
+  t.match(formatTime('2024-05-01T04:30:00.000Z'), /^2024-05-0[12] \d\d:\d\d$/);
+  t.equal(formatTime('nonsense'), '');
+  t.equal(formatTime(undefined), '');
+  t.equal(statusText('PAID'), 'Paid');
+  t.ok(isPayable('CREATED'));
+  t.ok(isPayable('PAYING'));
+  t.notOk(isPayable('PAID'));
+  t.notOk(isPayable('CLOSED'));
+});
+
+t.test('result texts: "paid" only for paid; timeout says do not pay again', async (t) => {
+  t.equal(resultView('paid').title, 'Paid');
+  for (const s of ['cancelled', 'confirming', 'stopped', 'timeout', 'closed', 'failed', 'error', 'busy', 'refunded'] as const) {
+    t.not(resultView(s).title, 'Paid', s);
+  }
+  t.match(resultView('cancelled'), { title: 'Payment not completed', canPayAgain: true });
+  t.match(resultView('timeout'), { title: 'We are confirming your payment', detail: /Do not pay again/, canPayAgain: false });
+  t.match(resultView('confirming'), { busy: true });
+  t.match(resultView('error', new ApiClientError('network', 'NETWORK', 'x')), { canRetry: true, detail: /Could not reach the server/ });
+  t.match(resultView('error', new ApiClientError('server', 'HTTP_500', 'x')), { canRetry: true });
+  t.match(resultView('error', new ApiClientError('client', 'ORDER_NOT_FOUND', 'no such order')), {
+    canRetry: false,
+    detail: 'no such order (ORDER_NOT_FOUND)',
+  });
+});
