@@ -126,6 +126,24 @@ async function ferretdbVersion(bin: string): Promise<string> {
   });
 }
 
+// A process 'exit' hook does not run when this process is killed by SIGKILL
+// (or by a signal nobody handles). A tiny shell per child holds a pipe from us
+// and, when the pipe closes because we died, stops the child: no orphans.
+const REAPER_SCRIPT = `cat >/dev/null 2>&1; kill -TERM "$1" 2>/dev/null || exit 0; sleep ${STOP_TIMEOUT_MS / 1000}; kill -KILL "$1" 2>/dev/null; exit 0`;
+
+function spawnReaper(pid: number): ChildProcess | undefined {
+  try {
+    const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'local-services-reaper', String(pid)], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    reaper.on('error', () => undefined);
+    reaper.stdin?.on('error', () => undefined);
+    return reaper;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A started server process whose output is kept for error messages. */
 class Child {
   readonly proc: ChildProcess;
@@ -149,12 +167,14 @@ class Child {
     };
     this.proc.stdout?.on('data', keep);
     this.proc.stderr?.on('data', keep);
+    const reaper = this.proc.pid ? spawnReaper(this.proc.pid) : undefined;
     this.exitPromise = new Promise<void>((resolve) => {
       const done = (info: string): void => {
         if (this.exited) return;
         this.exited = true;
         this.exitInfo = info;
         live.delete(this.proc);
+        reaper?.kill('SIGKILL');
         resolve();
       };
       this.proc.once('error', (err) => done(`could not start: ${err.message}`));

@@ -132,3 +132,44 @@ t.test('a server that dies at start is reported with its output', async (t) => {
     message: /mongod exited with code 3[\s\S]*fake mongod: cannot open dbpath/,
   });
 });
+
+t.test('servers die with a parent that is killed with SIGKILL', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const moduleUrl = new URL('../../server/src/local-services.ts', import.meta.url).href;
+  const script = `
+    const { startLocalServices } = await import(${JSON.stringify(moduleUrl)});
+    const s = await startLocalServices();
+    process.stdout.write(JSON.stringify({ mongoUri: s.mongoUri, redisUrl: s.redisUrl }) + '\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => {
+    if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    parent.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0) resolve(buf.slice(0, i));
+    });
+    parent.once('exit', (code) => reject(new Error(`parent exited early with ${code}`)));
+  });
+  const { mongoUri, redisUrl } = JSON.parse(line) as { mongoUri: string; redisUrl: string };
+  const ports = [portOf(mongoUri), portOf(redisUrl)];
+  t.same(await Promise.all(ports.map(probe)), ['open', 'open'], 'both servers up in the child process');
+
+  const exited = new Promise((resolve) => parent.once('exit', resolve));
+  parent.kill('SIGKILL');
+  await exited;
+  // Wait (bounded) until both ports refuse: the reapers stop the orphans.
+  let states: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    states = await Promise.all(ports.map(probe));
+    if (states.every((s) => s === 'refused')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.same(states, ['refused', 'refused'], 'no orphaned servers after the parent is SIGKILLed');
+});
