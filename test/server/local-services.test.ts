@@ -173,3 +173,46 @@ t.test('servers die with a parent that is killed with SIGKILL', async (t) => {
   }
   t.same(states, ['refused', 'refused'], 'no orphaned servers after the parent is SIGKILLed');
 });
+
+t.test('scripts/with-services.ts runs a command with the services and passes its exit code', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const script = new URL('../../scripts/with-services.ts', import.meta.url).pathname;
+  const run = (env: NodeJS.ProcessEnv, code: number) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const childEnv = { ...process.env, ...env };
+      for (const k of Object.keys(env)) if (env[k] === undefined) delete childEnv[k];
+      const p = spawn(
+        process.execPath,
+        ['--import', 'tsx', script, process.execPath, '-e', `console.log(JSON.stringify({ m: process.env.MONGODB_URI, r: process.env.REDIS_URL })); process.exit(${code})`],
+        { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      p.once('exit', (c) => resolve({ code: c, out, err }));
+    });
+
+  const both = await run({ MONGODB_URI: undefined, REDIS_URL: undefined }, 7);
+  t.equal(both.code, 7, "the command's exit code is passed on");
+  const seen = JSON.parse(both.out.trim()) as { m: string; r: string };
+  t.match(seen, { m: /^mongodb:\/\/127\.0\.0\.1:\d+\/$/, r: /^redis:\/\/127\.0\.0\.1:\d+$/ });
+  t.match(both.err, /\[with-services\] local services: redis-server/);
+  t.same(await Promise.all([probe(portOf(seen.m)), probe(portOf(seen.r))]), ['refused', 'refused'], 'services stopped after the command');
+
+  const given = await run({ MONGODB_URI: undefined, REDIS_URL: 'redis://127.0.0.1:1' }, 0);
+  t.equal(given.code, 0);
+  const seen2 = JSON.parse(given.out.trim()) as { m: string; r: string };
+  t.equal(seen2.r, 'redis://127.0.0.1:1', 'a given REDIS_URL is kept');
+  t.match(seen2.m, /^mongodb:\/\//, 'only the missing MongoDB is started');
+  t.notMatch(given.err, /redis-server/);
+
+  const missing = await new Promise<number | null>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', script, 'no-such-command-wxpay'], {
+      env: { ...process.env, MONGODB_URI: 'mongodb://127.0.0.1:1/', REDIS_URL: 'redis://127.0.0.1:1' },
+      stdio: 'ignore',
+    });
+    p.once('exit', resolve);
+  });
+  t.equal(missing, 127, 'command not found exits 127');
+});
