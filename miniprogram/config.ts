@@ -16,7 +16,7 @@ export interface AppConfig {
      * response always goes through the simulated cashier.
      */
     enabled: boolean;
-    /** the sandbox's base URL (its /sandbox/* routes); pay responses may override it */
+    /** the sandbox's base URL (npm start runs it on SANDBOX_PORT, 3001 by default); pay responses may override it */
     base: string;
     /** the appid the sandbox signs for (WeChat's public documentation example); the cashier checks paySign with it */
     appId: string;
@@ -34,7 +34,7 @@ export const config: AppConfig = {
   apiBase: 'http://127.0.0.1:3000',
   sandbox: {
     enabled: true,
-    base: 'http://127.0.0.1:3000',
+    base: 'http://127.0.0.1:3001',
     appId: 'wxd930ea5d5a258f4f',
     openid: 'o-devtools-demo-user',
   },
