@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { loginCodeFor, WxLoginError } from './errors.js';
 import { HttpError, request, sleep, type FetchLike } from './http.js';
 
@@ -7,6 +6,17 @@ export interface Code2SessionResult {
   openid: string;
   session_key: string;
   unionid?: string;
+}
+
+/**
+ * The few Redis commands the token cache uses; an ioredis client (including @fastify/redis's
+ * `app.redis`, whichever ioredis copy it was built with) fits.
+ */
+export interface TokenCacheRedis {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
+  set(key: string, value: string, px: 'PX', ms: number): Promise<'OK'>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
 export interface MpClientOptions {
@@ -18,7 +28,7 @@ export interface MpClientOptions {
   timeoutMs?: number;
   fetch?: FetchLike;
   /** Shares the access token (and its refresh lock) across instances; in-process cache without it. */
-  redis?: Redis;
+  redis?: TokenCacheRedis;
   /** Refresh this many seconds before WeChat's expiry. Default 300. */
   tokenMarginSec?: number;
   /** How long a caller waits for another instance's refresh before trying itself. Default timeoutMs + 1 s. */
@@ -126,7 +136,7 @@ export function createMpClient(opts: MpClientOptions): MpClient {
     return token;
   }
 
-  async function refreshShared(r: Redis): Promise<string> {
+  async function refreshShared(r: TokenCacheRedis): Promise<string> {
     const deadline = Date.now() + lockWaitMs + timeoutMs;
     const me = randomBytes(16).toString('hex');
     const lockTtl = timeoutMs + 2_000;
