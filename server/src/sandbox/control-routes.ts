@@ -72,6 +72,16 @@ function typeName(v: unknown): string {
 export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOptions): Promise<void> {
   const { state, faults, notifier } = opts;
 
+  app.setErrorHandler((err, req, reply) => {
+    const e = err as Error & { statusCode?: number; code?: string; validation?: unknown };
+    const status = e.validation ? 400 : e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    if (status >= 500) req.log.error({ err: e }, 'sandbox control endpoint failed');
+    const code = e.validation ? 'VALIDATION_ERROR' : status >= 500 ? 'INTERNAL' : (e.code ?? 'BAD_REQUEST');
+    const message = status >= 500 ? 'sandbox internal error' : e.message;
+    // errMsg too, so that a cashier caller always gets a wx.requestPayment-shaped answer.
+    return reply.code(status).send({ statusCode: status, code, error: status >= 500 ? 'Internal Server Error' : 'Bad Request', message, errMsg: `requestPayment:fail parameter error: ${message}` });
+  });
+
   const fail = (reply: FastifyReply, statusCode: number, code: string, message: string) =>
     reply.code(statusCode).send({ statusCode, code, error: statusCode === 404 ? 'Not Found' : 'Bad Request', message });
 

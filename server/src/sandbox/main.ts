@@ -33,7 +33,7 @@ function merchantFromEnv(env: NodeJS.ProcessEnv): { merchant: SandboxMerchant; f
 function portFrom(value: string | undefined): number {
   if (value === undefined || value === '') return 3001;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) fail(`SANDBOX_PORT must be a TCP port number (1-65535), got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || n > 65535) fail(`SANDBOX_PORT must be a TCP port number (0-65535, 0 = any free port), got ${JSON.stringify(value)}`);
   return n;
 }
 
