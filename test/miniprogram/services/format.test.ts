@@ -39,3 +39,17 @@ t.test('result texts: "paid" only for paid; timeout says do not pay again', asyn
     detail: 'no such order (ORDER_NOT_FOUND)',
   });
 });
+
+t.test('formatFen round-trips every integer amount', async (t) => {
+  const fc = await import('fast-check');
+  fc.assert(
+    fc.property(fc.integer({ min: -1e12, max: 1e12 }), (n) => {
+      const s = formatFen(n);
+      const m = /^(-?)¥(\d+)\.(\d\d)$/.exec(s);
+      if (m === null) return false;
+      const back = (Number(m[2]) * 100 + Number(m[3])) * (m[1] === '-' ? -1 : 1);
+      return back === n || (n === 0 && back === 0);
+    }),
+  );
+  t.pass('property held');
+});
