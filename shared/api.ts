@@ -85,6 +85,8 @@ export interface OrderList {
 
 // POST /api/orders/:id/pay
 export interface PayParams {
+  /** the appid the params are signed for (wx.requestPayment takes it implicitly; the sandbox cashier needs it) */
+  appId?: string;
   timeStamp: string;
   nonceStr: string;
   package: string;

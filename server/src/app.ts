@@ -4,7 +4,15 @@ import type { Config } from './config.js';
 import { loggerOptions } from './logger.js';
 import mongoPlugin from './plugins/mongo.js';
 import redisPlugin from './plugins/redis.js';
+import rateLimit from '@fastify/rate-limit';
+import authPlugin from './plugins/auth.js';
+import ordersPlugin from './plugins/orders.js';
+import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
+import notifyRoutes from './routes/notify.js';
+import orderRoutes from './routes/orders.js';
+import productRoutes from './routes/products.js';
+import sessionRoutes from './routes/session.js';
 
 export interface AppOptions {
   config: Config;
@@ -12,6 +20,10 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** overrides the database named in MONGODB_URI (tests use a fresh one per file) */
   dbName?: string;
+  /** ms between background sweeps (pending fulfilments, expired orders); 0 turns them off */
+  sweepIntervalMs?: number;
+  /** first retry delay of WeChat Pay calls */
+  payRetryDelayMs?: number;
 }
 
 declare module 'fastify' {
@@ -76,7 +88,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   try {
     await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName });
     await app.register(redisPlugin, { url: config.redisUrl });
+    await app.register(rateLimit, {
+      global: false,
+      redis: app.redis,
+      nameSpace: 'rl:',
+      skipOnError: true,
+      errorResponseBuilder: (_req, ctx) =>
+        Object.assign(new Error(`Too many requests: try again in ${ctx.after}`), { statusCode: 429, code: 'RATE_LIMITED' }),
+    });
+    await app.register(wechatPlugin, { retryDelayMs: opts.payRetryDelayMs });
+    await app.register(authPlugin);
+    await app.register(ordersPlugin, { sweepIntervalMs: opts.sweepIntervalMs });
     await app.register(healthRoutes);
+    await app.register(sessionRoutes);
+    await app.register(productRoutes);
+    await app.register(orderRoutes);
+    await app.register(notifyRoutes);
     await app.ready();
   } catch (err) {
     // Whatever did connect must not keep the process alive.

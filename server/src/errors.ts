@@ -21,5 +21,6 @@ export const Errors = {
   OrderNotCancellable: createError('ORDER_NOT_CANCELLABLE', 'The order is %s and cannot be cancelled', 409),
   PaymentInProgress: createError('PAYMENT_IN_PROGRESS', 'The payment is being confirmed: do not pay again', 409),
   Busy: createError('ORDER_BUSY', 'The order is being updated: try again in a moment', 409),
+  OrderAlreadyPaid: createError('ORDER_ALREADY_PAID', 'The order is already paid', 409),
   PayFailed: createError('PAY_REQUEST_FAILED', 'WeChat Pay refused the request: %s', 502),
 };

@@ -1,0 +1,288 @@
+import { randomInt } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Order, OrderItemInput, PayParams } from '../../../shared/api.js';
+import { MAX_LINE_QUANTITY, MAX_LINES, MAX_ORDER_AMOUNT, type Catalog } from '../catalog.js';
+import type { Config } from '../config.js';
+import { Errors } from '../errors.js';
+import { withLock } from '../lock.js';
+import { paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
+import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
+import type { OrderRepository } from './repository.js';
+import { applyTradeState, type TradeReport } from './settle.js';
+
+/** WeChat keeps a prepay_id for 2 hours; we stop reusing one 10 minutes before that. */
+const PREPAY_REUSE_MS = (120 - 10) * 60_000;
+/** WeChat wants time_expire at least a minute ahead; an order closer to its expiry is not paid any more. */
+const MIN_PAY_WINDOW_MS = 60_000;
+const PAY_LOCK_MS = 30_000;
+const QUERY_LOCK_MS = 15_000;
+
+export interface OrderServiceDeps {
+  orders: OrderRepository;
+  pay: PayClient;
+  redis: Redis;
+  catalog: Catalog;
+  config: Config;
+  log: FastifyBaseLogger;
+  /** the notify_url sent to WeChat (resolved once the server listens, in sandbox mode) */
+  notifyUrl: () => string;
+}
+
+export function toApiOrder(o: OrderDoc): Order {
+  return {
+    id: o._id.toString(),
+    outTradeNo: o.outTradeNo,
+    amount: o.amount,
+    status: o.status,
+    items: o.items.map(({ sku, name, price, quantity }) => ({ sku, name, price, quantity })),
+    createdAt: o.createdAt.toISOString(),
+    expiresAt: o.expiresAt.toISOString(),
+    ...(o.paidAt ? { paidAt: o.paidAt.toISOString() } : {}),
+    ...(o.transactionId ? { transactionId: o.transactionId } : {}),
+  };
+}
+
+/** 32 chars at most, unique per merchant: Beijing time to the second plus 12 random digits. */
+export function newOutTradeNo(now = new Date()): string {
+  let digits = '';
+  for (let i = 0; i < 12; i++) digits += randomInt(10).toString();
+  return `${toBeijingTime(now)}${digits}`;
+}
+
+function reportFromQuery(q: OrderQueryResult): TradeReport {
+  switch (q.trade_state) {
+    case 'SUCCESS':
+    case 'REFUND':
+      if (!q.transaction_id || q.total_fee === undefined || !q.time_end) return { state: 'NOTPAY' };
+      return { state: 'SUCCESS', transactionId: q.transaction_id, totalFee: q.total_fee, paidAt: beijing(q.time_end) };
+    case 'CLOSED':
+    case 'REVOKED':
+      return { state: 'CLOSED' };
+    case 'PAYERROR':
+      return { state: 'PAYERROR', reason: q.trade_state_desc };
+    default:
+      return { state: 'NOTPAY' };
+  }
+}
+
+function beijing(s: string): Date {
+  // time_end is yyyyMMddHHmmss in UTC+8
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s);
+  if (!m) return new Date();
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]! - 8, +m[5]!, +m[6]!));
+}
+
+export type OrderService = ReturnType<typeof createOrderService>;
+
+export function createOrderService(deps: OrderServiceDeps) {
+  const { orders, pay, redis, catalog, config, log } = deps;
+  const settleDeps = { orders, log };
+
+  function priceItems(items: OrderItemInput[]) {
+    if (items.length === 0) throw new Errors.EmptyCart();
+    if (items.length > MAX_LINES) throw new Errors.OrderTooLarge(`${MAX_LINES} lines`);
+    const seen = new Set<string>();
+    const lines = items.map(({ sku, quantity }) => {
+      const product = catalog.get(sku);
+      if (!product) throw new Errors.UnknownSku(sku);
+      if (seen.has(sku)) throw new Errors.DuplicateSku(sku);
+      seen.add(sku);
+      if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > MAX_LINE_QUANTITY) {
+        throw new Errors.BadQuantity(sku, String(MAX_LINE_QUANTITY));
+      }
+      return { sku, name: product.name, price: product.price, quantity };
+    });
+    const amount = lines.reduce((sum, l) => sum + l.price * l.quantity, 0);
+    if (amount > MAX_ORDER_AMOUNT) throw new Errors.OrderTooLarge(String(MAX_ORDER_AMOUNT));
+    return { lines, amount };
+  }
+
+  async function queryAndApply(order: OrderDoc, source: string): Promise<OrderDoc> {
+    let result: OrderQueryResult;
+    try {
+      result = await pay.orderQuery({ out_trade_no: order.outTradeNo });
+    } catch (err) {
+      if (err instanceof WxPayError && err.code === 'ORDERNOTEXIST') return order;
+      throw err;
+    }
+    if (result.out_trade_no !== order.outTradeNo) return order;
+    const settled = await applyTradeState(settleDeps, { id: order._id.toString() }, reportFromQuery(result), source);
+    return settled.order ?? order;
+  }
+
+  /** Closes at WeChat (when a prepay exists) and locally; a payment WeChat already took wins. */
+  async function close(order: OrderDoc, source: string): Promise<OrderDoc> {
+    const key = { id: order._id.toString() };
+    if (order.prepay) {
+      try {
+        await pay.closeOrder({ out_trade_no: order.outTradeNo });
+      } catch (err) {
+        if (!(err instanceof WxPayError)) throw err;
+        if (err.code === 'ORDERPAID') return queryAndApply(order, source);
+        if (err.code !== 'ORDERCLOSED' && err.code !== 'ORDERNOTEXIST') {
+          throw new Errors.PayFailed(err.code);
+        }
+      }
+    }
+    const settled = await applyTradeState(settleDeps, key, { state: 'CLOSED' }, source);
+    return settled.order ?? order;
+  }
+
+  return {
+    async create(openid: string, items: OrderItemInput[], clientIp: string, now = new Date()): Promise<OrderDoc> {
+      const { lines, amount } = priceItems(items);
+      const expiresAt = new Date(now.getTime() + config.orders.payWindowMinutes * 60_000);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await orders.create({ openid, outTradeNo: newOutTradeNo(now), amount, items: lines, clientIp, createdAt: now, expiresAt });
+        } catch (err) {
+          // 10^12 numbers a second make a clash all but impossible; a retry settles it anyway.
+          if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;
+        }
+      }
+    },
+
+    /**
+     * Returns the five wx.requestPayment params for an order, reusing a live prepay_id or asking
+     * WeChat for one (unifiedorder). Only one pay request per order talks to WeChat at a time.
+     */
+    async pay(order: OrderDoc, now = new Date()): Promise<PayParams> {
+      if (SETTLED_PAID.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
+      if (order.status === 'CLOSED') throw new Errors.OrderNotPayable(order.status);
+      if (order.expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
+        const closed = await close(order, 'expiry');
+        if (closed.status === 'PAID') throw new Errors.OrderNotPayable('PAID');
+        throw new Errors.OrderExpired();
+      }
+      const id = order._id.toString();
+      const sign = (prepayId: string): PayParams => ({
+        ...paymentParams({ appid: config.wechat.appid, prepayId, key: config.pay.apiKey, signType: config.pay.signType }),
+        ...(config.sandbox.enabled ? { sandbox: true, sandboxBase: config.pay.apiBase } : {}),
+      });
+      if (order.prepay && order.prepay.reuseUntil.getTime() > now.getTime() && order.prepay.signType === config.pay.signType) {
+        return sign(order.prepay.prepayId);
+      }
+
+      const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async () => {
+        const fresh = await orders.find({ id });
+        if (!fresh || !PAYABLE.includes(fresh.status)) return { order: fresh };
+        if (fresh.prepay && fresh.prepay.reuseUntil.getTime() > now.getTime() && fresh.prepay.signType === config.pay.signType) {
+          return { prepayId: fresh.prepay.prepayId };
+        }
+        try {
+          const result = await pay.unifiedOrder({
+            body: bodyFor(fresh),
+            out_trade_no: fresh.outTradeNo,
+            total_fee: fresh.amount,
+            spbill_create_ip: fresh.clientIp,
+            notify_url: deps.notifyUrl(),
+            trade_type: 'JSAPI',
+            openid: fresh.openid,
+            time_start: toBeijingTime(fresh.createdAt),
+            time_expire: toBeijingTime(fresh.expiresAt),
+          });
+          const reuseUntil = new Date(Math.min(now.getTime() + PREPAY_REUSE_MS, fresh.expiresAt.getTime()));
+          const stored = await orders.attachPrepay(id, {
+            prepayId: result.prepay_id,
+            signType: config.pay.signType,
+            createdAt: now,
+            reuseUntil,
+          });
+          if (!stored) return { order: await orders.find({ id }) };
+          return { prepayId: result.prepay_id };
+        } catch (err) {
+          if (!(err instanceof WxPayError)) throw err;
+          if (err.code === 'ORDERPAID') return { order: await queryAndApply(fresh, 'unifiedorder') };
+          if (err.code === 'ORDERCLOSED') {
+            return { order: (await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, 'unifiedorder')).order };
+          }
+          log.warn({ code: err.code, outTradeNo: fresh.outTradeNo }, 'unifiedorder failed');
+          if (err.code === 'NETWORK' || err.code === 'TIMEOUT') throw new Errors.WechatUnavailable();
+          throw new Errors.PayFailed(err.code);
+        }
+      });
+      if (!locked.acquired) throw new Errors.Busy();
+      const value = locked.value;
+      if ('prepayId' in value && value.prepayId) return sign(value.prepayId);
+      const status = 'order' in value && value.order ? value.order.status : 'gone';
+      if (status === 'PAID') throw new Errors.OrderAlreadyPaid();
+      throw new Errors.OrderNotPayable(status);
+    },
+
+    /**
+     * The order as it truly stands: when a payment may be pending and our view is older than the
+     * query interval, ask WeChat (orderquery), one query per order at a time across instances.
+     */
+    async refresh(order: OrderDoc, now = new Date()): Promise<OrderDoc> {
+      const pending = order.status === 'PAYING' || (order.status === 'FAILED' && order.prepay);
+      const expired = order.expiresAt.getTime() <= now.getTime();
+      if (order.status === 'CREATED' && expired) {
+        return close(order, 'expiry');
+      }
+      if (!pending) return order;
+      const last = order.lastQueryAt?.getTime() ?? 0;
+      if (now.getTime() - last < config.orders.queryIntervalSeconds * 1000) return order;
+      const id = order._id.toString();
+      const locked = await withLock(redis, `lock:query:${id}`, QUERY_LOCK_MS, async () => {
+        await orders.markQueried(id, now);
+        try {
+          const updated = await queryAndApply(order, 'orderquery');
+          if (expired && PAYABLE.includes(updated.status)) return close(updated, 'expiry');
+          return updated;
+        } catch (err) {
+          log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, outTradeNo: order.outTradeNo }, 'orderquery failed; answering with the stored state');
+          return order;
+        }
+      });
+      return locked.acquired ? locked.value : order;
+    },
+
+    /** Cancels an unpaid order; an order WeChat already took money for becomes PAID instead. */
+    async cancel(order: OrderDoc): Promise<OrderDoc> {
+      if (order.status === 'CLOSED' || SETTLED_PAID.includes(order.status)) return order;
+      const id = order._id.toString();
+      const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async () => {
+        const fresh = (await orders.find({ id })) ?? order;
+        if (fresh.status === 'CLOSED' || SETTLED_PAID.includes(fresh.status)) return fresh;
+        return close(fresh, 'cancel');
+      });
+      if (!locked.acquired) throw new Errors.Busy();
+      return locked.value;
+    },
+
+    /** Applies a verified notify (see routes/notify.ts). */
+    applyNotify(outTradeNo: string, report: TradeReport) {
+      return applyTradeState(settleDeps, { outTradeNo }, report, 'notify');
+    },
+
+    /** Emits fulfilments a crash left pending, and closes orders past their expiry. */
+    async sweep(now = new Date()): Promise<{ emitted: number; expired: number }> {
+      let emitted = 0;
+      for (const o of await orders.pendingFulfilments(new Date(now.getTime() - 5_000))) {
+        await orders.emitFulfilment(o, now);
+        emitted++;
+      }
+      let expired = 0;
+      for (const o of await orders.expiredUnpaid(now)) {
+        const result = await withLock(redis, `lock:pay:${o._id.toString()}`, PAY_LOCK_MS, () => close(o, 'expiry')).catch(
+          (err: Error) => {
+            log.warn({ err: { message: err.message }, outTradeNo: o.outTradeNo }, 'expiry close failed; will retry');
+            return { acquired: false as const };
+          },
+        );
+        if (result.acquired) expired++;
+      }
+      return { emitted, expired };
+    },
+  };
+}
+
+function bodyFor(order: OrderDoc): string {
+  const first = order.items[0]?.name ?? 'Order';
+  const text = order.items.length > 1 ? `${first} 等${order.items.length}件` : first;
+  // body is at most 128 UTF-8 bytes at WeChat
+  let out = text;
+  while (Buffer.byteLength(out, 'utf8') > 128) out = out.slice(0, -1);
+  return out;
+}

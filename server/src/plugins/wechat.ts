@@ -1,0 +1,48 @@
+import fp from 'fastify-plugin';
+import { createMpClient, createPayClient, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    wechat: {
+      pay: PayClient;
+      mp: MpClient;
+      /** what notify signatures are checked against */
+      merchant: NotifyMerchant;
+    };
+  }
+}
+
+export interface WechatPluginOptions {
+  /** for tests: a shorter first retry delay */
+  retryDelayMs?: number;
+}
+
+export default fp<WechatPluginOptions>(
+  async (app, opts) => {
+    const { config } = app;
+    const pay = createPayClient({
+      appid: config.wechat.appid,
+      mchId: config.pay.mchId,
+      key: config.pay.apiKey,
+      signType: config.pay.signType,
+      baseUrl: config.pay.apiBase,
+      timeoutMs: 10_000,
+      retries: 2,
+      retryDelayMs: opts.retryDelayMs,
+      onRetry: ({ api, attempt, delayMs, error }) =>
+        app.log.warn({ api, attempt, delayMs, code: error.code }, 'WeChat Pay call failed; retrying with the same parameters'),
+    });
+    const mp = createMpClient({
+      appid: config.wechat.appid,
+      secret: config.wechat.appsecret,
+      baseUrl: config.wechat.apiBase,
+      redis: app.redis,
+    });
+    app.decorate('wechat', {
+      pay,
+      mp,
+      merchant: { appid: config.wechat.appid, mchId: config.pay.mchId, key: config.pay.apiKey, signType: config.pay.signType },
+    });
+  },
+  { name: 'wechat', dependencies: ['redis'] },
+);

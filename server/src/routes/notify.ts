@@ -1,0 +1,67 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { notifyReply, verifyPayNotify, WxNotifyError, XmlError } from '../wechat/index.js';
+
+const NOTIFY_BODY_LIMIT = 64 * 1024;
+
+/**
+ * POST /wxpay/notify: WeChat's payment result. SUCCESS is replied only once the order's new
+ * state is stored (or it already was); anything unverified changes nothing and gets FAIL.
+ */
+const notifyRoutes: FastifyPluginAsync = async (app) => {
+  // Whatever the content type, the body is taken as text and judged as WeChat XML.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  const xml = (ok: boolean, msg?: string) => (ok ? notifyReply(true) : notifyReply(false, msg));
+
+  app.setErrorHandler((err, req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode;
+    req.log.warn({ security: true, event: 'notify_rejected', reason: (err as { code?: string }).code ?? (err as Error).message }, 'notify refused');
+    reply
+      .code(status && status >= 400 && status < 500 ? status : 500)
+      .type('text/xml')
+      .send(xml(false, status === 413 ? 'body too large' : 'error'));
+  });
+
+  app.post('/wxpay/notify', async (req, reply) => {
+    reply.type('text/xml');
+    const body = typeof req.body === 'string' ? req.body : '';
+    let notification;
+    try {
+      notification = verifyPayNotify(body, app.wechat.merchant);
+    } catch (err) {
+      if (err instanceof WxNotifyError || err instanceof XmlError) {
+        req.log.warn({ security: true, event: 'notify_unverified', code: err.code }, 'notify failed verification: ignored');
+        return reply.code(400).send(xml(false, err.code));
+      }
+      throw err;
+    }
+
+    if (notification.result_code === 'FAIL') {
+      if (notification.out_trade_no) {
+        await app.orders.applyNotify(notification.out_trade_no, { state: 'PAYERROR', reason: notification.err_code });
+      }
+      return xml(true);
+    }
+
+    const result = await app.orders.applyNotify(notification.out_trade_no, {
+      state: 'SUCCESS',
+      transactionId: notification.transaction_id,
+      totalFee: notification.total_fee,
+      paidAt: notification.paidAt,
+    });
+    switch (result.outcome) {
+      case 'unknown_order':
+        req.log.warn(
+          { security: true, event: 'notify_unknown_order', outTradeNo: notification.out_trade_no },
+          'signed notify for an order we do not have',
+        );
+        return reply.code(404).send(xml(false, 'unknown order'));
+      case 'amount_mismatch':
+        return reply.code(400).send(xml(false, 'amount mismatch'));
+      default:
+        return xml(true);
+    }
+  });
+};
+export default notifyRoutes;

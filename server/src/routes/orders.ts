@@ -1,0 +1,114 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { MAX_LINES, MAX_LINE_QUANTITY } from '../catalog.js';
+import { Errors } from '../errors.js';
+import { toApiOrder } from '../orders/service.js';
+import { errorResponses, OrderIdParams, OrderSchema } from './schemas.js';
+
+export const CreateOrderSchema = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          sku: Type.String({ minLength: 1, maxLength: 64 }),
+          // Validated again with a clear code in the service; the schema keeps garbage out.
+          quantity: Type.Integer({ minimum: 1, maximum: MAX_LINE_QUANTITY }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: MAX_LINES },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const OrderListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 20 })),
+  before: Type.Optional(Type.String({ maxLength: 100 })),
+});
+
+export const PayResponseSchema = Type.Object({
+  appId: Type.String(),
+  timeStamp: Type.String(),
+  nonceStr: Type.String(),
+  package: Type.String(),
+  signType: Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256')]),
+  paySign: Type.String(),
+  sandbox: Type.Optional(Type.Boolean()),
+  sandboxBase: Type.Optional(Type.String()),
+});
+
+const encodeCursor = (createdAt: Date, id: string) => Buffer.from(`${createdAt.getTime()}:${id}`).toString('base64url');
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const m = /^(\d{1,15}):([0-9a-f]{24})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw Object.assign(new Error('before is not a cursor this server gave out'), { statusCode: 400, code: 'BAD_CURSOR' });
+  return { createdAt: new Date(Number(m[1])), id: m[2]! };
+}
+
+/** The user's orders: every route is scoped to the caller's openid (someone else's order is a 404). */
+const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('preHandler', app.authenticate);
+
+  const load = async (id: string, openid: string) => {
+    const order = await app.orderRepo.findForOwner(id, openid);
+    if (!order) throw new Errors.NotFound('Order');
+    return order;
+  };
+
+  app.post(
+    '/api/orders',
+    {
+      schema: { body: CreateOrderSchema, response: { 201: OrderSchema, ...errorResponses } },
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+    },
+    async (req, reply) => {
+      const order = await app.orders.create(req.user.openid, req.body.items, clientIp(req.ip));
+      return reply.code(201).send(toApiOrder(order));
+    },
+  );
+
+  app.get(
+    '/api/orders',
+    {
+      schema: {
+        querystring: OrderListQuery,
+        response: { 200: Type.Object({ items: Type.Array(OrderSchema), nextCursor: Type.Optional(Type.String()) }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 20;
+      const before = req.query.before ? decodeCursor(req.query.before) : undefined;
+      const page = await app.orderRepo.listForOwner(req.user.openid, limit + 1, before);
+      const items = page.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        items: items.map(toApiOrder),
+        ...(page.length > limit && last ? { nextCursor: encodeCursor(last.createdAt, last._id.toString()) } : {}),
+      };
+    },
+  );
+
+  app.get(
+    '/api/orders/:id',
+    { schema: { params: OrderIdParams, response: { 200: OrderSchema, ...errorResponses } } },
+    async (req) => toApiOrder(await app.orders.refresh(await load(req.params.id, req.user.openid))),
+  );
+
+  app.post(
+    '/api/orders/:id/pay',
+    { schema: { params: OrderIdParams, response: { 200: PayResponseSchema, ...errorResponses } } },
+    async (req) => app.orders.pay(await load(req.params.id, req.user.openid)),
+  );
+
+  app.post(
+    '/api/orders/:id/cancel',
+    { schema: { params: OrderIdParams, response: { 200: OrderSchema, ...errorResponses } } },
+    async (req) => toApiOrder(await app.orders.cancel(await load(req.params.id, req.user.openid))),
+  );
+};
+export default orderRoutes;
+
+/** WeChat takes IPv4 or IPv6; an IPv4-mapped IPv6 address is sent as plain IPv4. */
+export function clientIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,132 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from '../../server/src/app.js';
+import type { Config } from '../../server/src/config.js';
+import { startSandbox } from '../../server/src/sandbox/app.js';
+import { DEMO_MERCHANT } from '../../server/src/sandbox/demo.js';
+import type { PayParams, SandboxCashierResponse } from '../../shared/api.js';
+import { freshDbName, testConfig } from './services.js';
+
+export interface StackOptions {
+  /** environment overrides for loadConfig (e.g. WECHATPAY_SIGN_TYPE) */
+  env?: Record<string, string>;
+  /** how many server instances share the same databases (default 1) */
+  instances?: number;
+  /** the sandbox's notify schedule scale (default 0.001: 15 s becomes 15 ms) */
+  timeScale?: number;
+  /** config changes applied after loading (e.g. a short pay window) */
+  tweak?: (c: Config) => Config;
+}
+
+export interface Stack {
+  apiBase: string;
+  /** every instance's base URL; apiBase is the first */
+  apiBases: string[];
+  apps: FastifyInstance[];
+  app: FastifyInstance;
+  sandboxBase: string;
+  sandbox: FastifyInstance;
+  appid: string;
+  config: Config;
+  dbName: string;
+  /** a single-use wx.login code for this openid (a new openid when none is given) */
+  mintCode(openid?: string): Promise<string>;
+  /** a session token, as the mini-program would get one */
+  login(openid?: string): Promise<{ token: string; openid: string }>;
+  faults(body: object): Promise<void>;
+  clearFaults(): Promise<void>;
+  /** plays the WeChat client: pays, cancels or fails a payment with the five params */
+  cashier(params: PayParams, outcome?: 'pay' | 'cancel' | 'fail'): Promise<SandboxCashierResponse>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole product on real services: the WeChat sandbox, and the server (one or more instances
+ * on one fresh database) listening on loopback ports, wired to each other as `npm start` does.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const sandbox = await startSandbox({
+    port: 0,
+    merchants: [DEMO_MERCHANT],
+    timeScale: opts.timeScale ?? 0.001,
+    logger: false,
+  });
+  const base = testConfig(opts.env);
+  let config: Config = {
+    ...base,
+    wechat: { ...base.wechat, apiBase: sandbox.url },
+    pay: { ...base.pay, apiBase: sandbox.url },
+  };
+  if (opts.tweak) config = opts.tweak(config);
+  const dbName = freshDbName('stack');
+  const apps: FastifyInstance[] = [];
+  const apiBases: string[] = [];
+  try {
+    for (let i = 0; i < (opts.instances ?? 1); i++) {
+      const app = await buildApp({ config, dbName, sweepIntervalMs: 0, payRetryDelayMs: 10 });
+      apps.push(app);
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      apiBases.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+    }
+  } catch (err) {
+    await Promise.all(apps.map((a) => a.close()));
+    await sandbox.close();
+    throw err;
+  }
+
+  const json = async (path: string, method: string, body?: object) => {
+    const res = await fetch(sandbox.url + path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok && res.status !== 400) throw new Error(`sandbox ${method} ${path}: ${res.status} ${text}`);
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  };
+
+  const stack: Stack = {
+    apiBase: apiBases[0]!,
+    apiBases,
+    apps,
+    app: apps[0]!,
+    sandboxBase: sandbox.url,
+    sandbox: sandbox.app,
+    appid: config.wechat.appid,
+    config,
+    dbName,
+    async mintCode(openid) {
+      const r = (await json('/sandbox/login-codes', 'POST', { appid: config.wechat.appid, ...(openid ? { openid } : {}) })) as {
+        code: string;
+      };
+      return r.code;
+    },
+    async login(openid) {
+      const code = await stack.mintCode(openid);
+      const res = await fetch(stack.apiBase + '/api/session', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code }),
+      });
+      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+      const { token } = (await res.json()) as { token: string };
+      const session = await apps[0]!.sessions.get(token);
+      return { token, openid: session!.openid };
+    },
+    async faults(body) {
+      await json('/sandbox/faults', 'POST', body);
+    },
+    async clearFaults() {
+      await json('/sandbox/faults', 'DELETE');
+    },
+    async cashier(params, outcome = 'pay') {
+      const { sandbox: _s, sandboxBase: _b, ...five } = params;
+      return (await json('/sandbox/cashier', 'POST', { appId: config.wechat.appid, ...five, outcome })) as SandboxCashierResponse;
+    },
+    async close() {
+      await Promise.all(apps.map((a) => a.close()));
+      await sandbox.close();
+    },
+  };
+  return stack;
+}
