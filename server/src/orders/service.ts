@@ -147,7 +147,7 @@ export function createOrderService(deps: OrderServiceDeps) {
      * Returns the five wx.requestPayment params for an order, reusing a live prepay_id or asking
      * WeChat for one (unifiedorder). Only one pay request per order talks to WeChat at a time.
      */
-    async pay(order: OrderDoc, now = new Date()): Promise<PayParams> {
+    async pay(order: OrderDoc, now = new Date()): Promise<PayParams & { appId: string }> {
       if (SETTLED_PAID.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
       if (order.status === 'CLOSED') throw new Errors.OrderNotPayable(order.status);
       if (order.expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
@@ -156,7 +156,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         throw new Errors.OrderExpired();
       }
       const id = order._id.toString();
-      const sign = (prepayId: string): PayParams => ({
+      const sign = (prepayId: string): PayParams & { appId: string } => ({
         ...paymentParams({ appid: config.wechat.appid, prepayId, key: config.pay.apiKey, signType: config.pay.signType }),
         ...(config.sandbox.enabled ? { sandbox: true, sandboxBase: config.pay.apiBase } : {}),
       });
