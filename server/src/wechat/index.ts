@@ -1,3 +1,12 @@
+/**
+ * WeChat Pay API v2 and mini-program login protocol: pure signing/XML/time/nonce functions, and thin
+ * HTTP clients above them. No Fastify here; the server and the sandbox both build on it.
+ *
+ *   createPayClient({ appid, mchId, key, signType, baseUrl })  unifiedOrder / orderQuery / closeOrder
+ *   verifyPayNotify(body, merchant) + notifyReply(ok)           the /wxpay/notify endpoint
+ *   paymentParams({ appid, prepayId, key, signType })           wx.requestPayment's five params + paySign
+ *   createMpClient({ appid, secret, baseUrl, redis })           code2Session, getAccessToken
+ */
 export * from './sign.js';
 export * from './xml.js';
 export * from './time.js';

@@ -126,7 +126,6 @@ const MAX_LEN: Partial<Record<keyof UnifiedOrderRequest, number>> = {
   scene_info: 256,
 };
 
-// eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
 function checkString(req: Record<string, unknown>, field: string, required: boolean): string | undefined {
