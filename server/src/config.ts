@@ -159,6 +159,10 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     throw new ConfigError(missing, `is required when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set (give all four or none)`);
   }
 
+  if (env.ORDER_PAY_WINDOW_MINUTES !== undefined && (Number(env.ORDER_PAY_WINDOW_MINUTES) < 10 || Number(env.ORDER_PAY_WINDOW_MINUTES) > 1440)) {
+    // WeChat needs time_expire at least 5 minutes ahead when a payment starts.
+    throw new ConfigError('ORDER_PAY_WINDOW_MINUTES', `must be from 10 to 1440 minutes (got "${env.ORDER_PAY_WINDOW_MINUTES}")`);
+  }
   const sandboxPort = toPort(env.SANDBOX_PORT, 3001, 'SANDBOX_PORT');
   const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
   return {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../../server/src/app.js';
 import type { Config } from '../../server/src/config.js';
+import { loggerOptions } from '../../server/src/logger.js';
 import { startSandbox } from '../../server/src/sandbox/app.js';
 import { DEMO_MERCHANT } from '../../server/src/sandbox/demo.js';
 import type { PayParams, SandboxCashierResponse } from '../../shared/api.js';
@@ -16,6 +17,8 @@ export interface StackOptions {
   timeScale?: number;
   /** config changes applied after loading (e.g. a short pay window) */
   tweak?: (c: Config) => Config;
+  /** a pino destination for the server's logs (e.g. to assert that no secret is logged) */
+  logStream?: { write(line: string): void };
 }
 
 export interface Stack {
@@ -63,7 +66,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const apiBases: string[] = [];
   try {
     for (let i = 0; i < (opts.instances ?? 1); i++) {
-      const app = await buildApp({ config, dbName, sweepIntervalMs: 0, payRetryDelayMs: 10 });
+      const app = await buildApp({
+        config,
+        dbName,
+        sweepIntervalMs: 0,
+        payRetryDelayMs: 10,
+        ...(opts.logStream ? { logger: { ...(loggerOptions('info') as object), stream: opts.logStream } } : {}),
+      });
       apps.push(app);
       await app.listen({ port: 0, host: '127.0.0.1' });
       apiBases.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);

@@ -13,8 +13,11 @@ import { applyTradeState, type TradeReport } from './settle.js';
 
 /** WeChat keeps a prepay_id for 2 hours; we stop reusing one 10 minutes before that. */
 const PREPAY_REUSE_MS = (120 - 10) * 60_000;
-/** WeChat wants time_expire at least a minute ahead; an order closer to its expiry is not paid any more. */
-const MIN_PAY_WINDOW_MS = 60_000;
+/**
+ * WeChat refuses a JSAPI unifiedorder whose time_expire is less than 5 minutes away ("time_expire时间过短"):
+ * a first payment is not started in an order's last 6 minutes (a prepay made earlier stays usable).
+ */
+const MIN_PAY_WINDOW_MS = 6 * 60_000;
 const PAY_LOCK_MS = 30_000;
 const QUERY_LOCK_MS = 15_000;
 
@@ -148,28 +151,28 @@ export function createOrderService(deps: OrderServiceDeps) {
      * WeChat for one (unifiedorder). Only one pay request per order talks to WeChat at a time.
      */
     async pay(order: OrderDoc, now = new Date()): Promise<PayParams & { appId: string }> {
-      if (SETTLED_PAID.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
-      if (order.status === 'CLOSED') throw new Errors.OrderNotPayable(order.status);
-      if (order.expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
-        const closed = await close(order, 'expiry');
-        if (closed.status === 'PAID') throw new Errors.OrderNotPayable('PAID');
-        throw new Errors.OrderExpired();
-      }
+      if (order.status === 'PAID') throw new Errors.OrderAlreadyPaid();
+      if (!PAYABLE.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
       const id = order._id.toString();
       const sign = (prepayId: string): PayParams & { appId: string } => ({
         ...paymentParams({ appid: config.wechat.appid, prepayId, key: config.pay.apiKey, signType: config.pay.signType }),
         ...(config.sandbox.enabled ? { sandbox: true, sandboxBase: config.pay.apiBase } : {}),
       });
-      if (order.prepay && order.prepay.reuseUntil.getTime() > now.getTime() && order.prepay.signType === config.pay.signType) {
-        return sign(order.prepay.prepayId);
+      const reusable = (o: OrderDoc) =>
+        o.prepay && o.prepay.reuseUntil.getTime() > now.getTime() && o.prepay.signType === config.pay.signType ? o.prepay.prepayId : undefined;
+      const live = reusable(order);
+      if (live) return sign(live);
+      if (order.expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
+        const closed = await close(order, 'expiry');
+        if (closed.status === 'PAID') throw new Errors.OrderAlreadyPaid();
+        throw new Errors.OrderExpired();
       }
 
       const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async () => {
         const fresh = await orders.find({ id });
         if (!fresh || !PAYABLE.includes(fresh.status)) return { order: fresh };
-        if (fresh.prepay && fresh.prepay.reuseUntil.getTime() > now.getTime() && fresh.prepay.signType === config.pay.signType) {
-          return { prepayId: fresh.prepay.prepayId };
-        }
+        const reused = reusable(fresh);
+        if (reused) return { prepayId: reused };
         try {
           const result = await pay.unifiedOrder({
             body: bodyFor(fresh),
@@ -198,7 +201,7 @@ export function createOrderService(deps: OrderServiceDeps) {
             return { order: (await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, 'unifiedorder')).order };
           }
           log.warn({ code: err.code, outTradeNo: fresh.outTradeNo }, 'unifiedorder failed');
-          if (err.code === 'NETWORK' || err.code === 'TIMEOUT') throw new Errors.WechatUnavailable();
+          if (err.retriable) throw new Errors.WechatUnavailable();
           throw new Errors.PayFailed(err.code);
         }
       });
