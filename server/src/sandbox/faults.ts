@@ -138,13 +138,13 @@ export class Faults {
     return plan;
   }
 
-  /** The pay-API fault to apply to this call, consumed; undefined when none is armed. */
-  takePayApi(api: PayApi): PayApiFault['action'] | undefined {
-    const f = this.payApi.find((x) => x.api === undefined || x.api === api);
-    if (!f) return undefined;
+  /** Consumes one armed pay-API fault of this action for this API; false when none is armed. */
+  takePayApi(api: PayApi, action: PayApiFault['action']): boolean {
+    const f = this.payApi.find((x) => x.action === action && (x.api === undefined || x.api === api));
+    if (!f) return false;
     f.count -= 1;
     if (f.count <= 0) this.payApi = this.payApi.filter((x) => x !== f);
-    return f.action;
+    return true;
   }
 
   takeLogin(): LoginFault['errcode'] | undefined {

@@ -158,8 +158,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
   /** Parse, authenticate (mch_id, sign) and authorise (appid) a pay API call; then run `fn`. */
   function handler(api: PayApi, fn: (ctx: Ctx) => Outcome) {
     return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const fault = faults.takePayApi(api);
-      if (fault === 'hang') {
+      if (faults.takePayApi(api, 'hang')) {
         hanging.add(reply);
         req.raw.once('close', () => hanging.delete(reply));
         return reply;
@@ -183,7 +182,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
       if (!verifySign(p, merchant.key, signTypeRaw)) return render(reply, undefined, returnFail('签名错误，请检查后再试', 'SIGNERROR'));
 
       const ctx: Ctx = { merchant, appid: p.appid ?? '', signType: signTypeRaw, p };
-      if (fault === 'SYSTEMERROR') return render(reply, ctx, resultFail('SYSTEMERROR', '系统错误'));
+      if (faults.takePayApi(api, 'SYSTEMERROR')) return render(reply, ctx, resultFail('SYSTEMERROR', '系统错误'));
       if (!present(p, 'appid')) return render(reply, ctx, resultFail('LACK_PARAMS', '缺少参数appid'));
       if (!state.binding(ctx.appid, merchant.mchId)) {
         return state.appidKnown(ctx.appid)
