@@ -71,6 +71,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         dbName,
         sweepIntervalMs: 0,
         payRetryDelayMs: 10,
+        rateLimitNameSpace: `rl:${dbName}:`,
         ...(opts.logStream ? { logger: { ...(loggerOptions('info') as object), stream: opts.logStream } } : {}),
       });
       apps.push(app);

@@ -1,0 +1,102 @@
+import t from 'tap';
+import { apiClient } from '../../helpers/api.js';
+import { startStack } from '../../helpers/stack.js';
+
+t.test('orders are priced by the server, listed newest first, and private to their owner', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const alice = apiClient(s.apiBase, (await s.login()).token);
+  const bob = apiClient(s.apiBase, (await s.login()).token);
+
+  const products = await alice.call<{ items: Array<{ sku: string; price: number }> }>('GET', '/api/products');
+  t.equal(products.status, 200);
+  const latte = products.body.items.find((p) => p.sku === 'COFFEE-LATTE')!;
+  const cake = products.body.items.find((p) => p.sku === 'CAKE-CHEESE')!;
+
+  const created = await alice.createOrder([
+    { sku: 'COFFEE-LATTE', quantity: 2 },
+    { sku: 'CAKE-CHEESE', quantity: 1 },
+  ]);
+  t.equal(created.status, 201);
+  t.match(created.body, {
+    id: /^[0-9a-f]{24}$/,
+    outTradeNo: /^[0-9]{26}$/,
+    amount: latte.price * 2 + cake.price,
+    status: 'CREATED',
+    items: [
+      { sku: 'COFFEE-LATTE', quantity: 2, price: latte.price },
+      { sku: 'CAKE-CHEESE', quantity: 1, price: cake.price },
+    ],
+  });
+  t.ok(Date.parse(created.body.expiresAt) > Date.parse(created.body.createdAt));
+
+  // A price sent by the client is refused, never used.
+  const sneaky = await alice.call('POST', '/api/orders', { items: [{ sku: 'COFFEE-LATTE', quantity: 1, price: 1 }] });
+  t.equal(sneaky.status, 400);
+  t.match(sneaky.body, { code: 'VALIDATION_ERROR' });
+
+  // Someone else's order does not exist for them, whatever they try.
+  for (const [method, path] of [
+    ['GET', `/api/orders/${created.body.id}`],
+    ['POST', `/api/orders/${created.body.id}/pay`],
+    ['POST', `/api/orders/${created.body.id}/cancel`],
+  ] as const) {
+    const res = await bob.call(method, path);
+    t.equal(res.status, 404, `${method} ${path} as another user`);
+    t.match(res.body, { code: 'NOT_FOUND' });
+  }
+  t.equal((await alice.getOrder(created.body.id)).body.status, 'CREATED', "bob's cancel changed nothing");
+  t.same((await bob.call<{ items: unknown[] }>('GET', '/api/orders')).body.items, []);
+
+  // Pagination: newest first, a cursor to the next page, no overlap.
+  const ids = [created.body.id];
+  for (let i = 0; i < 4; i++) ids.push((await alice.createOrder([{ sku: 'TEA-OOLONG', quantity: i + 1 }])).body.id);
+  const page1 = await alice.call<{ items: Array<{ id: string }>; nextCursor?: string }>('GET', '/api/orders?limit=2');
+  t.same(page1.body.items.map((o) => o.id), [ids[4], ids[3]]);
+  t.type(page1.body.nextCursor, 'string');
+  const page2 = await alice.call<{ items: Array<{ id: string }>; nextCursor?: string }>(
+    'GET',
+    `/api/orders?limit=2&before=${page1.body.nextCursor}`,
+  );
+  t.same(page2.body.items.map((o) => o.id), [ids[2], ids[1]]);
+  const page3 = await alice.call<{ items: Array<{ id: string }>; nextCursor?: string }>(
+    'GET',
+    `/api/orders?limit=2&before=${page2.body.nextCursor}`,
+  );
+  t.same(page3.body.items.map((o) => o.id), [ids[0]]);
+  t.equal(page3.body.nextCursor, undefined);
+  const badCursor = await alice.call('GET', '/api/orders?before=garbage');
+  t.equal(badCursor.status, 400);
+  t.match(badCursor.body, { code: 'BAD_CURSOR' });
+});
+
+t.test('bad carts get a 400 with a code, and nothing is stored', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const api = apiClient(s.apiBase, (await s.login()).token);
+  const cases: Array<[unknown, string]> = [
+    [{ items: [] }, 'EMPTY_CART'],
+    [{ items: [{ sku: 'NOPE', quantity: 1 }] }, 'UNKNOWN_SKU'],
+    [{ items: [{ sku: 'COFFEE-LATTE', quantity: 1 }, { sku: 'COFFEE-LATTE', quantity: 2 }] }, 'DUPLICATE_SKU'],
+    [{ items: [{ sku: 'COFFEE-LATTE', quantity: 0 }] }, 'VALIDATION_ERROR'],
+    [{ items: [{ sku: 'COFFEE-LATTE', quantity: 100 }] }, 'VALIDATION_ERROR'],
+    [{ items: [{ sku: 'COFFEE-LATTE', quantity: 1.5 }] }, 'VALIDATION_ERROR'],
+    [{ items: [{ sku: 'COFFEE-LATTE', quantity: -1 }] }, 'VALIDATION_ERROR'],
+    [{ items: [{ sku: 'COFFEE-LATTE', quantity: '2' }] }, 'VALIDATION_ERROR'],
+    [{ items: [{ sku: 'COFFEE-LATTE' }] }, 'VALIDATION_ERROR'],
+    [{}, 'VALIDATION_ERROR'],
+    [{ items: 'COFFEE-LATTE' }, 'VALIDATION_ERROR'],
+    ['{"items": [', 'INVALID_JSON'],
+  ];
+  for (const [body, code] of cases) {
+    const res = await api.call('POST', '/api/orders', body);
+    t.equal(res.status, 400, JSON.stringify(body));
+    t.match(res.body, { code, statusCode: 400 }, JSON.stringify(body));
+  }
+  t.same((await api.call<{ items: unknown[] }>('GET', '/api/orders')).body.items, [], 'no order was stored');
+
+  const notAnId = await api.getOrder('not-an-object-id');
+  t.equal(notAnId.status, 404);
+  const unknownId = await api.getOrder('0123456789abcdef01234567');
+  t.equal(unknownId.status, 404);
+});
