@@ -53,10 +53,12 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
+  // Synchronous only here: ask each child to shut down cleanly (Redis saves,
+  // SQLite closes); its reaper sends SIGKILL if it is still there 5 s later.
   process.on('exit', () => {
     for (const child of live) {
       try {
-        child.kill('SIGKILL');
+        child.kill('SIGTERM');
       } catch {
         // already gone
       }

@@ -85,8 +85,31 @@ t.test('dataDir keeps data in that folder', async (t) => {
   const entries = await fs.readdir(dataDir);
   t.ok(entries.includes('redis'), 'redis dir under dataDir');
   t.ok(entries.some((e) => ['mongod', 'ferretdb', 'mongodb-memory'].includes(e)), 'mongo dir under dataDir');
+
+  const mongo = new mongoose.mongo.MongoClient(services.mongoUri as string, { serverSelectionTimeoutMS: 5_000 });
+  await mongo.connect();
+  await mongo.db('persist').collection('c').insertOne({ kept: 42 });
+  await mongo.close();
+  const redis = new Redis(services.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  await redis.set('kept', '42');
+  redis.disconnect();
+
   await services.stop();
   t.ok((await fs.stat(dataDir)).isDirectory(), 'dataDir is kept after stop()');
+
+  // A restart on the same dataDir (npm start after npm start) sees the data again.
+  const again = await startLocalServices({ dataDir });
+  t.teardown(() => again.stop());
+  const mongo2 = new mongoose.mongo.MongoClient(again.mongoUri as string, { serverSelectionTimeoutMS: 5_000 });
+  await mongo2.connect();
+  t.match(await mongo2.db('persist').collection('c').findOne({}), { kept: 42 }, 'MongoDB data survives a restart');
+  await mongo2.close();
+  const redis2 = new Redis(again.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis2.connect();
+  t.equal(await redis2.get('kept'), '42', 'Redis data survives a restart');
+  redis2.disconnect();
+  await again.stop();
 });
 
 t.test('a missing server fails at once with what to install', async (t) => {
