@@ -174,6 +174,23 @@ t.test('$push, $inc and $set in one update', async (t) => {
   t.equal(after?.events.length, 52, 'every $push applied');
 });
 
+t.test('$addToSet, dotted paths in filter and update, find with an inclusion projection', async (t) => {
+  const coll = conn.collection<{ _id: string; flags?: string[]; fulfilment?: { state: string; emittedAt?: Date }; status?: string }>('misc');
+  await coll.insertOne({ _id: 'm1', flags: [], fulfilment: { state: 'PENDING' }, status: 'PAID' });
+  await coll.updateOne({ _id: 'm1' }, { $addToSet: { flags: 'late-payment' } });
+  await coll.updateOne({ _id: 'm1' }, { $addToSet: { flags: 'late-payment' } });
+  const at = new Date('2026-07-01T00:00:00.000Z');
+  const first = await coll.updateOne({ _id: 'm1', 'fulfilment.state': 'PENDING' }, { $set: { 'fulfilment.state': 'EMITTED', 'fulfilment.emittedAt': at } });
+  const second = await coll.updateOne({ _id: 'm1', 'fulfilment.state': 'PENDING' }, { $set: { 'fulfilment.state': 'EMITTED', 'fulfilment.emittedAt': new Date() } });
+  t.match(first, { matchedCount: 1, modifiedCount: 1 });
+  t.match(second, { matchedCount: 0, modifiedCount: 0 }, 'the dotted-path filter no longer matches');
+  const doc = await coll.findOne({ _id: 'm1' });
+  t.same(doc?.flags, ['late-payment'], '$addToSet does not duplicate');
+  t.equal(doc?.fulfilment?.state, 'EMITTED');
+  t.equal(doc?.fulfilment?.emittedAt?.getTime(), at.getTime(), 'the sibling field is kept');
+  t.same(await coll.findOne({ _id: 'm1' }, { projection: { status: 1 } }), { _id: 'm1', status: 'PAID' }, 'projection returns only the asked fields');
+});
+
 t.test('countDocuments and an aggregation with $match/$group/$sort/$limit', async (t) => {
   const openid = 'o-agg';
   const plan: Array<[(typeof STATES)[number], number]> = [
