@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { isSignType, verifySign } from '../wechat/sign.js';
 import { toBeijingTime } from '../wechat/time.js';
-import { FaultsBodySchema, type Faults, type FaultsBody } from './faults.js';
+import { FaultsBodySchema, LoginFaultSchema, NotifyFaultSchema, PayApiFaultSchema, type Faults, type FaultsBody } from './faults.js';
 import { newOpenid, newTransactionId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import { PREPAY_TTL_MS, type SandboxState } from './state.js';
@@ -153,12 +153,20 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     },
   );
 
-  app.post<{ Body: FaultsBody }>('/sandbox/faults', { schema: { body: FaultsBodySchema } }, async (req) => {
+  const ArmedSchema = Type.Object({
+    armed: Type.Object({
+      notify: Type.Array(NotifyFaultSchema),
+      payApi: Type.Array(PayApiFaultSchema),
+      login: Type.Array(LoginFaultSchema),
+    }),
+  });
+
+  app.post<{ Body: FaultsBody }>('/sandbox/faults', { schema: { body: FaultsBodySchema, response: { 200: ArmedSchema } } }, async (req) => {
     faults.arm(req.body);
     return { armed: faults.snapshot() };
   });
 
-  app.delete('/sandbox/faults', async () => {
+  app.delete('/sandbox/faults', { schema: { response: { 200: ArmedSchema } } }, async () => {
     faults.reset();
     return { armed: faults.snapshot() };
   });
