@@ -131,11 +131,19 @@ async function ferretdbVersion(bin: string): Promise<string> {
 // A process 'exit' hook does not run when this process is killed by SIGKILL
 // (or by a signal nobody handles). A tiny shell per child holds a pipe from us
 // and, when the pipe closes because we died, stops the child: no orphans.
-const REAPER_SCRIPT = `cat >/dev/null 2>&1; kill -TERM "$1" 2>/dev/null || exit 0; sleep ${STOP_TIMEOUT_MS / 1000}; kill -KILL "$1" 2>/dev/null; exit 0`;
+// It then removes the temp dir ($2, if any) once the child is gone.
+const REAPER_SCRIPT = [
+  'cat >/dev/null 2>&1',
+  'kill -TERM "$1" 2>/dev/null',
+  `i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt ${STOP_TIMEOUT_MS / 100} ]; do sleep 0.1; i=$((i+1)); done`,
+  'kill -KILL "$1" 2>/dev/null',
+  'if [ -n "$2" ]; then sleep 0.2; rm -rf "$2"; fi',
+  'exit 0',
+].join('; ');
 
-function spawnReaper(pid: number): ChildProcess | undefined {
+function spawnReaper(pid: number, cleanupDir?: string): ChildProcess | undefined {
   try {
-    const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'local-services-reaper', String(pid)], {
+    const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'local-services-reaper', String(pid), cleanupDir ?? ''], {
       stdio: ['pipe', 'ignore', 'ignore'],
     });
     reaper.on('error', () => undefined);
@@ -159,6 +167,8 @@ class Child {
     command: string,
     args: string[],
     cwd: string,
+    /** removed if this process dies without stop() (a temp dir, never a dataDir) */
+    cleanupDir?: string,
   ) {
     installExitHook();
     this.proc = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
@@ -169,7 +179,7 @@ class Child {
     };
     this.proc.stdout?.on('data', keep);
     this.proc.stderr?.on('data', keep);
-    const reaper = this.proc.pid ? spawnReaper(this.proc.pid) : undefined;
+    const reaper = this.proc.pid ? spawnReaper(this.proc.pid, cleanupDir) : undefined;
     this.exitPromise = new Promise<void>((resolve) => {
       const done = (info: string): void => {
         if (this.exited) return;
@@ -280,7 +290,7 @@ interface Started {
   describe: string;
 }
 
-async function startRedis(dir: string, persistent: boolean): Promise<Started> {
+async function startRedis(dir: string, persistent: boolean, cleanupDir?: string): Promise<Started> {
   const bin = await findExecutable('redis-server');
   if (!bin) throw new Error(`No redis-server found on PATH. ${REDIS_INSTALL_HINT}`);
   await fs.mkdir(dir, { recursive: true });
@@ -296,20 +306,20 @@ async function startRedis(dir: string, persistent: boolean): Promise<Started> {
     '--daemonize', 'no',
     '--loglevel', 'warning',
     ...persistence,
-  ], dir);
+  ], dir, cleanupDir);
   try {
     await waitReady(child, () => pingRedis(port), START_TIMEOUT_MS);
   } catch (err) {
     await child.stop();
     throw err;
   }
-  return { uri: `redis://127.0.0.1:${port}`, stop: () => child.stop(), describe: `redis-server (${bin})` };
+  return { uri: `redis://127.0.0.1:${port}`, stop: () => child.stop(), describe: `redis-server (${bin}, data in ${dir})` };
 }
 
-async function startMongod(bin: string, dir: string): Promise<Started> {
+async function startMongod(bin: string, dir: string, cleanupDir?: string): Promise<Started> {
   await fs.mkdir(dir, { recursive: true });
   const port = await freePort();
-  const child = new Child('mongod', bin, ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], dir);
+  const child = new Child('mongod', bin, ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], dir, cleanupDir);
   const uri = `mongodb://127.0.0.1:${port}/`;
   try {
     await waitReady(child, () => pingMongo(uri), START_TIMEOUT_MS);
@@ -320,7 +330,7 @@ async function startMongod(bin: string, dir: string): Promise<Started> {
   return { uri, stop: () => child.stop(), describe: `mongod (${bin})` };
 }
 
-async function startFerretdb(bin: string, dir: string): Promise<Started> {
+async function startFerretdb(bin: string, dir: string, cleanupDir?: string): Promise<Started> {
   const dataDir = path.join(dir, 'sqlite');
   await fs.mkdir(dataDir, { recursive: true });
   const port = await freePort();
@@ -332,7 +342,7 @@ async function startFerretdb(bin: string, dir: string): Promise<Started> {
     `--state-dir=${dir}`,
     '--debug-addr=-',
     '--log-level=warn',
-  ], dir);
+  ], dir, cleanupDir);
   const uri = `mongodb://127.0.0.1:${port}/`;
   try {
     await waitReady(child, () => pingMongo(uri), START_TIMEOUT_MS);
@@ -427,6 +437,7 @@ export async function startLocalServices(opts: LocalServicesOptions = {}): Promi
     : await fs.mkdtemp(path.join(os.tmpdir(), 'wxpay-mp-services-'));
   await fs.mkdir(root, { recursive: true });
 
+  const cleanupDir = persistent ? undefined : root;
   const started: Started[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -441,7 +452,7 @@ export async function startLocalServices(opts: LocalServicesOptions = {}): Promi
     const tasks: Promise<void>[] = [];
     if (needRedis) {
       tasks.push(
-        startRedis(path.join(root, 'redis'), persistent).then((s) => {
+        startRedis(path.join(root, 'redis'), persistent, cleanupDir).then((s) => {
           started.push(s);
           result.redisUrl = s.uri;
           log(`local services: ${s.describe} on ${s.uri}`);
@@ -453,9 +464,9 @@ export async function startLocalServices(opts: LocalServicesOptions = {}): Promi
       const dir = path.join(root, plan.kind === 'mongod' ? 'mongod' : plan.kind === 'ferretdb' ? 'ferretdb' : 'mongodb-memory');
       const start =
         plan.kind === 'mongod'
-          ? startMongod(plan.bin, dir)
+          ? startMongod(plan.bin, dir, cleanupDir)
           : plan.kind === 'ferretdb'
-            ? startFerretdb(plan.bin, dir)
+            ? startFerretdb(plan.bin, dir, cleanupDir)
             : startMemoryServer(plan.mod, dir, persistent);
       tasks.push(
         start.then((s) => {

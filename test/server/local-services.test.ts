@@ -161,8 +161,9 @@ t.test('servers die with a parent that is killed with SIGKILL', async (t) => {
   const moduleUrl = new URL('../../server/src/local-services.ts', import.meta.url).href;
   const script = `
     const { startLocalServices } = await import(${JSON.stringify(moduleUrl)});
-    const s = await startLocalServices();
-    process.stdout.write(JSON.stringify({ mongoUri: s.mongoUri, redisUrl: s.redisUrl }) + '\\n');
+    const lines = [];
+    const s = await startLocalServices({ log: (l) => lines.push(l) });
+    process.stdout.write(JSON.stringify({ mongoUri: s.mongoUri, redisUrl: s.redisUrl, lines }) + '\\n');
     setInterval(() => {}, 1000);
   `;
   const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -180,7 +181,8 @@ t.test('servers die with a parent that is killed with SIGKILL', async (t) => {
     });
     parent.once('exit', (code) => reject(new Error(`parent exited early with ${code}`)));
   });
-  const { mongoUri, redisUrl } = JSON.parse(line) as { mongoUri: string; redisUrl: string };
+  const { mongoUri, redisUrl, lines } = JSON.parse(line) as { mongoUri: string; redisUrl: string; lines: string[] };
+  const tempRoot = /data in (\S+)\/redis\)/.exec(lines.join('\n'))?.[1] ?? '';
   const ports = [portOf(mongoUri), portOf(redisUrl)];
   t.same(await Promise.all(ports.map(probe)), ['open', 'open'], 'both servers up in the child process');
 
@@ -195,6 +197,15 @@ t.test('servers die with a parent that is killed with SIGKILL', async (t) => {
     await new Promise((r) => setTimeout(r, 100));
   }
   t.same(states, ['refused', 'refused'], 'no orphaned servers after the parent is SIGKILLed');
+
+  // ...and their temp dir goes too.
+  t.ok(tempRoot.startsWith(path.join(os.tmpdir(), 'wxpay-mp-services-')), `temp dir ${tempRoot} reported`);
+  let exists = true;
+  for (let i = 0; i < 50 && exists; i++) {
+    exists = await fs.stat(tempRoot).then(() => true, () => false);
+    if (exists) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.notOk(exists, 'the temp dir is removed');
 });
 
 t.test('scripts/with-services.ts runs a command with the services and passes its exit code', async (t) => {
