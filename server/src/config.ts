@@ -50,6 +50,7 @@ export interface Config {
   };
 }
 
+// 0 asks the OS for any free port (tests, several local instances).
 const port = (description: string) =>
   Type.String({ pattern: '^[0-9]{1,5}$', description });
 const positiveInt = (description: string) => Type.String({ pattern: '^[1-9][0-9]{0,8}$', description });
@@ -58,7 +59,7 @@ const nonEmpty = (description: string) => Type.String({ minLength: 1, descriptio
 
 // Every variable, as the environment gives it (strings), with what it must look like.
 const EnvSchema = Type.Object({
-  PORT: Type.Optional(port('must be a TCP port number (1-65535)')),
+  PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
   HOST: Type.Optional(nonEmpty('must be a host name or address to listen on')),
   LOG_LEVEL: Type.Optional(
     Type.Union(
@@ -97,7 +98,7 @@ const EnvSchema = Type.Object({
       description: 'must be 1 or 0',
     }),
   ),
-  SANDBOX_PORT: Type.Optional(port('must be a TCP port number (1-65535)')),
+  SANDBOX_PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
   SESSION_TTL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
   ORDER_PAY_WINDOW_MINUTES: Type.Optional(positiveInt('must be a positive whole number of minutes')),
   ORDER_QUERY_INTERVAL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
@@ -119,7 +120,7 @@ function firstError(env: Record<string, unknown>): ConfigError | undefined {
 function toPort(value: string | undefined, fallback: number, variable: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (n < 1 || n > 65535) throw new ConfigError(variable, `must be a TCP port number (1-65535) (got "${value}")`);
+  if (n > 65535) throw new ConfigError(variable, `must be a TCP port number (0-65535, 0 for any free port) (got "${value}")`);
   return n;
 }
 

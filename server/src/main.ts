@@ -57,8 +57,8 @@ async function main(): Promise<void> {
 
     const app = await buildApp({ config });
     closers.push(() => app.close());
-    await app.listen({ port: config.port, host: config.host });
-    say(`wxpay-mp listening on http://${config.host}:${config.port} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'})`);
+    const address = await app.listen({ port: config.port, host: config.host });
+    say(`wxpay-mp listening on ${address} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'})`);
   } catch (err) {
     await closeAll();
     const message = err instanceof Error ? err.message : String(err);

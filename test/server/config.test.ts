@@ -59,6 +59,7 @@ t.test('each bad variable stops boot with a one-line message naming it', async (
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
     [{ SANDBOX_PORT: '-1' }, 'SANDBOX_PORT'],
+    [{ SANDBOX_PORT: '65536' }, 'SANDBOX_PORT'],
     [{ MONGODB_URI: 'postgres://x' }, 'MONGODB_URI'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ WECHATPAY_SIGN_TYPE: 'SHA1' }, 'WECHATPAY_SIGN_TYPE'],
