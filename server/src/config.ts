@@ -17,6 +17,8 @@ export interface Config {
   port: number;
   host: string;
   logLevel: string;
+  /** Fastify's trustProxy: false (direct), true (any proxy), or the addresses/CIDRs of your proxies */
+  trustProxy: boolean | string[];
   /** unset: main.ts starts a local server and fills it in */
   mongodbUri?: string;
   redisUrl?: string;
@@ -61,6 +63,12 @@ const nonEmpty = (description: string) => Type.String({ minLength: 1, descriptio
 const EnvSchema = Type.Object({
   PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
   HOST: Type.Optional(nonEmpty('must be a host name or address to listen on')),
+  TRUST_PROXY: Type.Optional(
+    Type.String({
+      pattern: '^(true|false|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$',
+      description: 'must be true, false, or a comma-separated list of proxy addresses/CIDRs',
+    }),
+  ),
   LOG_LEVEL: Type.Optional(
     Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -170,6 +178,7 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     port: toPort(env.PORT, 3000, 'PORT'),
     host: env.HOST ?? '127.0.0.1',
     logLevel: env.LOG_LEVEL ?? 'info',
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     mongodbUri: env.MONGODB_URI,
     redisUrl: env.REDIS_URL,
     wechat: {
@@ -191,4 +200,12 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       queryIntervalSeconds: Number(env.ORDER_QUERY_INTERVAL_SECONDS ?? 5),
     },
   };
+}
+
+// Trusting X-Forwarded-For from anyone would let a client pick the IP that rate limits and
+// spbill_create_ip see, so the default trusts no proxy.
+function parseTrustProxy(value: string | undefined): boolean | string[] {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return value.split(',');
 }

@@ -48,6 +48,13 @@ t.test('WECHAT_SANDBOX=1 with credentials registers them with the sandbox', asyn
   t.equal(c.pay.signType, 'HMAC-SHA256');
 });
 
+t.test('TRUST_PROXY: off by default, else true or addresses', async (t) => {
+  t.equal(loadConfig({}).trustProxy, false);
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1']);
+  t.equal(failure({ TRUST_PROXY: 'everyone' }).variable, 'TRUST_PROXY');
+});
+
 t.test('empty strings count as unset', async (t) => {
   const c = loadConfig({ PORT: '', MONGODB_URI: ' ' });
   t.equal(c.port, 3000);
