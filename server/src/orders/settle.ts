@@ -18,7 +18,9 @@ export type SettleOutcome =
   /** the order already reflects the report: nothing to do */
   | 'unchanged'
   | 'unknown_order'
-  | 'amount_mismatch';
+  | 'amount_mismatch'
+  /** the order kept changing under us: not applied, ask again (notify answers FAIL so WeChat retries) */
+  | 'contended';
 
 export interface SettleResult {
   outcome: SettleOutcome;
@@ -108,6 +110,6 @@ export async function applyTradeState(
         return { outcome: 'unchanged', order };
     }
   }
-  // Contended beyond reason: report the order as it now stands; the caller may retry.
-  return { outcome: 'unchanged', order: await orders.find(key) };
+  // Contended beyond reason: nothing was applied, and the caller must not claim otherwise.
+  return { outcome: 'contended', order: await orders.find(key) };
 }

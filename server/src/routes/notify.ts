@@ -59,6 +59,8 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
         return reply.code(404).send(xml(false, 'unknown order'));
       case 'amount_mismatch':
         return reply.code(400).send(xml(false, 'amount mismatch'));
+      case 'contended':
+        return reply.code(503).send(xml(false, 'busy, retry'));
       default:
         return xml(true);
     }
