@@ -4,6 +4,7 @@
 import t from 'tap';
 import type { CashierOutcome } from '../../shared/api.js';
 import { createApi, type Api } from '../../miniprogram/services/api.js';
+import { createStopper } from '../../miniprogram/services/payment.js';
 import { depsFromWx } from '../../miniprogram/services/wx-adapter.js';
 import { startStack } from '../helpers/stack.js';
 import { createWxShim, type WxShim } from './helpers/wx-shim.js';
@@ -144,4 +145,48 @@ t.test("another user's order is not found; a pay in flight refuses a second", as
   const first = alice.api.payment.pay(order.id);
   t.match(await alice.api.payment.pay(order.id), { outcome: 'busy' });
   t.match(await first, { outcome: 'paid' });
+});
+
+t.test('WeChat silent (notify lost, orderquery failing): timeout, never "paid"; later it resolves', async (t) => {
+  const c = newClient();
+  const { order } = await newOrder(c, 1);
+  await stack.faults({
+    notify: { action: 'drop', outTradeNo: order.outTradeNo },
+    payApi: { action: 'SYSTEMERROR', api: 'orderquery', count: 10_000 },
+  });
+  t.teardown(() => stack.clearFaults());
+  const deps = depsFromWx(c.shim);
+  const impatient = createApi(
+    { baseUrl: stack.apiBase, appId: stack.appid, defaultSandboxBase: stack.sandboxBase, pollScheduleSeconds: [0.1, 0.2], maxConfirmMs: 1500 },
+    { ...deps, chooseCashierOutcome: async () => 'pay' },
+  );
+  const r = await impatient.payment.pay(order.id);
+  t.match(r, { outcome: 'timeout', retryable: false, errMsg: 'requestPayment:ok' });
+  t.notMatch(r.order, { status: 'PAID' });
+  await stack.clearFaults();
+  t.match(await c.api.payment.confirm(order.id), { outcome: 'paid' }, 'once WeChat answers again, the order shows PAID');
+});
+
+t.test('the page hides while confirming: polling stops at once, and resumes on show', async (t) => {
+  const c = newClient();
+  const { order } = await newOrder(c, 1);
+  await stack.faults({
+    notify: { action: 'drop', outTradeNo: order.outTradeNo },
+    payApi: { action: 'SYSTEMERROR', api: 'orderquery', count: 10_000 },
+  });
+  t.teardown(() => stack.clearFaults());
+  const stopper = createStopper();
+  const r = await c.api.payment.pay(order.id, {
+    signal: stopper.signal,
+    onPhase: (p) => {
+      if (p === 'confirming') stopper.stop();
+    },
+  });
+  t.match(r, { outcome: 'stopped' });
+  const polls = () => c.shim.requests.filter((q) => q.method === 'GET' && q.url.endsWith(`/api/orders/${order.id}`)).length;
+  const after = polls();
+  await new Promise((res) => setTimeout(res, 500));
+  t.equal(polls(), after, 'nothing asked after the stop');
+  await stack.clearFaults();
+  t.match(await c.api.payment.confirm(order.id), { outcome: 'paid' });
 });
