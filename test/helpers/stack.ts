@@ -134,8 +134,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return (await json('/sandbox/cashier', 'POST', { appId: config.wechat.appid, ...five, outcome })) as SandboxCashierResponse;
     },
     async close() {
-      await Promise.all(apps.map((a) => a.close()));
+      // The sandbox first: a notify still in flight would otherwise hold an app's close open.
       await sandbox.close();
+      await Promise.all(apps.map((a) => a.close()));
     },
   };
   return stack;
