@@ -19,6 +19,8 @@ const PREPAY_REUSE_MS = (120 - 10) * 60_000;
  */
 const MIN_PAY_WINDOW_MS = 6 * 60_000;
 const PAY_LOCK_MS = 30_000;
+/** how long a pay request waits for a concurrent one's prepay before answering ORDER_BUSY */
+const PAY_WAIT_MS = 5_000;
 const QUERY_LOCK_MS = 15_000;
 
 export interface OrderServiceDeps {
@@ -205,7 +207,21 @@ export function createOrderService(deps: OrderServiceDeps) {
           throw new Errors.PayFailed(err.code);
         }
       });
-      if (!locked.acquired) throw new Errors.Busy();
+      if (!locked.acquired) {
+        // Another request (another device, another instance) is asking WeChat right now: its
+        // prepay serves this request too, once stored.
+        const waitUntil = Date.now() + PAY_WAIT_MS;
+        while (Date.now() < waitUntil) {
+          await new Promise((r) => setTimeout(r, 100));
+          const fresh = await orders.find({ id });
+          if (!fresh) break;
+          const reused = reusable(fresh);
+          if (reused) return sign(reused);
+          if (fresh.status === 'PAID') throw new Errors.OrderAlreadyPaid();
+          if (!PAYABLE.includes(fresh.status)) throw new Errors.OrderNotPayable(fresh.status);
+        }
+        throw new Errors.Busy();
+      }
       const value = locked.value;
       if ('prepayId' in value && value.prepayId) return sign(value.prepayId);
       const status = 'order' in value && value.order ? value.order.status : 'gone';
