@@ -13,6 +13,20 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * One sweep per interval across all instances: the first to claim the turn in Redis sweeps, the
+ * others skip it. (The sweep itself is idempotent and takes the per-order lock, so a lapse here
+ * costs work, never correctness; a job queue would add machinery for no more than this.)
+ */
+export async function claimSweepTurn(
+  redis: { set(...args: unknown[]): Promise<unknown> },
+  intervalMs: number,
+  key = 'sweep:turn',
+): Promise<boolean> {
+  const ttl = Math.max(1, Math.floor(intervalMs * 0.9));
+  return (await redis.set(key, String(process.pid), 'PX', ttl, 'NX')) === 'OK';
+}
+
 export interface OrdersPluginOptions {
   /** ms between sweeps (pending fulfilments, expired orders); 0 disables the timer */
   sweepIntervalMs?: number;
@@ -47,9 +61,10 @@ export default fp<OrdersPluginOptions>(
       const timer = setInterval(() => {
         if (running) return;
         running = true;
-        service
-          .sweep()
-          .then((r) => {
+        claimSweepTurn(app.redis, interval)
+          .then(async (mine) => {
+            if (!mine) return;
+            const r = await service.sweep();
             if (r.emitted || r.expired) app.log.info(r, 'sweep');
           })
           .catch((err: Error) => app.log.warn({ err: { message: err.message } }, 'sweep failed'))
