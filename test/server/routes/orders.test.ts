@@ -100,3 +100,52 @@ t.test('bad carts get a 400 with a code, and nothing is stored', async (t) => {
   const unknownId = await api.getOrder('0123456789abcdef01234567');
   t.equal(unknownId.status, 404);
 });
+
+t.test('Idempotency-Key: a retried create returns the first order, never a second one', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const { token } = await s.login();
+  const api = apiClient(s.apiBase, token);
+  const body = { items: [{ sku: 'COFFEE-LATTE', quantity: 1 }] };
+  const key = { 'idempotency-key': 'confirm-page-7f3a' };
+
+  const first = await api.call<{ id: string }>('POST', '/api/orders', body, key);
+  t.equal(first.status, 201);
+  const retry = await api.call<{ id: string }>('POST', '/api/orders', body, key);
+  t.equal(retry.status, 200, 'a replay answers 200');
+  t.equal(retry.body.id, first.body.id, 'with the same order');
+
+  // Concurrent retries with a fresh key: one order in all.
+  const burst = await Promise.all(
+    Array.from({ length: 8 }, () => api.call<{ id: string }>('POST', '/api/orders', body, { 'idempotency-key': 'burst-1' })),
+  );
+  const created = burst.filter((r) => r.status === 201);
+  t.equal(created.length, 1, 'one request created it');
+  for (const r of burst) {
+    t.ok(r.status === 201 || r.status === 200 || (r.status === 409 && (r.body as unknown as { code: string }).code === 'IDEMPOTENCY_IN_PROGRESS'), `status ${r.status}`);
+    if (r.status === 200) t.equal(r.body.id, created[0]!.body.id);
+  }
+
+  const reused = await api.call('POST', '/api/orders', { items: [{ sku: 'TEA-OOLONG', quantity: 1 }] }, key);
+  t.equal(reused.status, 409);
+  t.match(reused.body, { code: 'IDEMPOTENCY_KEY_REUSED' });
+
+  const bad = await api.call('POST', '/api/orders', body, { 'idempotency-key': 'no spaces allowed' });
+  t.equal(bad.status, 400);
+  t.match(bad.body, { code: 'BAD_IDEMPOTENCY_KEY' });
+
+  // A refused cart frees the key for a corrected retry.
+  const refused = await api.call('POST', '/api/orders', { items: [{ sku: 'NOPE', quantity: 1 }] }, { 'idempotency-key': 'fix-me' });
+  t.equal(refused.status, 400);
+  const fixed = await api.call('POST', '/api/orders', body, { 'idempotency-key': 'fix-me' });
+  t.equal(fixed.status, 201);
+
+  // Keys are per user: another user with the same key gets an order of their own.
+  const other = apiClient(s.apiBase, (await s.login()).token);
+  const theirs = await other.call<{ id: string }>('POST', '/api/orders', body, key);
+  t.equal(theirs.status, 201);
+  t.not(theirs.body.id, first.body.id);
+
+  const mine = await api.call<{ items: unknown[] }>('GET', '/api/orders');
+  t.equal(mine.body.items.length, 3, 'first, burst and fix-me: three orders, no duplicates');
+});
