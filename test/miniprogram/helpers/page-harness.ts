@@ -318,6 +318,8 @@ export interface PageHandle {
   readonly data: Dict;
   /** onLoad, onShow, onHide… in the order the runtime called them */
   lifecycle: string[];
+  /** every setData patch, in order (to assert what the page never showed) */
+  patches: Dict[];
   unloaded: boolean;
   render(): RenderedElement;
   /** the visible text, whitespace collapsed */
@@ -362,6 +364,8 @@ export interface Harness {
   dialogs: Dialog[];
   /** setData misuse and other things the real runtime warns about */
   warnings: string[];
+  /** setData calls on pages already unloaded */
+  lateSetData: string[];
   /** imports miniprogram/app.ts (App registers); no lifecycle yet */
   loadApp(): Promise<Dict>;
   /** imports a page module (it registers with Page) if not yet loaded */
@@ -404,6 +408,7 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
   const toasts: Dict[] = [];
   const dialogs: Dialog[] = [];
   const warnings: string[] = [];
+  const lateSetData: string[] = [];
   const stack: PageHandle[] = [];
   const pending = new Set<Promise<unknown>>();
   const dialogWaiters: Array<{ kind: Dialog['kind'] | undefined; resolve: (d: Dialog) => void }> = [];
@@ -510,6 +515,7 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
         return instance.data;
       },
       lifecycle: [],
+      patches: [],
       unloaded: false,
       render: () => renderWxml(wxmlOf(route), instance.data, (w) => warnings.push(`${route}.wxml ${w}`)),
       text: () => textOf(handle.render()),
@@ -560,7 +566,9 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
     };
     instance.setData = (patch: Dict, callback?: () => void) => {
       if (typeof patch !== 'object' || patch === null) throw new Error(`${route}: setData takes an object`);
-      if (handle.unloaded) warnings.push(`${route}: setData after onUnload (${Object.keys(patch).join(', ')})`);
+      // harmless in WeChat (nothing is shown), but worth knowing
+      if (handle.unloaded) lateSetData.push(`${route}: ${Object.keys(patch).join(', ')}`);
+      handle.patches.push({ ...patch });
       for (const [path, value] of Object.entries(patch)) {
         const problem = jsonProblem(value, `${route}: setData ${path}`);
         if (problem !== null) warnings.push(problem);
@@ -787,6 +795,7 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
     toasts,
     dialogs,
     warnings,
+    lateSetData,
     loadApp,
     loadPage,
     async loadAllPages() {
