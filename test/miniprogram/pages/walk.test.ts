@@ -59,9 +59,14 @@ async function loaded(p: PageHandle): Promise<PageHandle> {
 }
 
 /** on the confirm page: tap Pay, check the sheet, pick; ends on the result page */
-async function payThroughSheet(t: Test, confirm: PageHandle, choice: 'Pay' | 'Cancel' | 'Fail' | 'dismiss'): Promise<PageHandle> {
+async function payThroughSheet(
+  t: Test,
+  confirm: PageHandle,
+  choice: 'Pay' | 'Cancel' | 'Fail' | 'dismiss',
+  button: RegExp = /^Pay ¥/,
+): Promise<PageHandle> {
   const pays = count('POST', `/api/orders/${String(confirm.data.orderId)}/pay`);
-  const tapped = confirm.tap(/^Pay ¥/);
+  const tapped = confirm.tap(button);
   t.ok(tapped.fired, 'Pay tapped');
   const sheet = await h.nextDialog('actionSheet');
   t.match(sheet.options, { alertText: 'Simulated WeChat Pay (sandbox)', itemList: ['Pay', 'Cancel', 'Fail'] }, 'the simulated pay sheet');
@@ -357,10 +362,54 @@ t.test('result page hidden while confirming: polling stops; shown again: it resu
   t.equal(polls(next.id), m, 'no GET /api/orders/:id after unload');
 });
 
+t.test('WeChat unavailable at prepay: the error is shown with Retry payment, and the retry pays', async (t) => {
+  await h.back(); // orders → goods
+  const goods = h.current();
+  t.equal(goods.route, 'pages/goods/index');
+  t.ok(goods.tap('Checkout').fired);
+  await h.settle();
+  const confirm = await loaded(h.current());
+  const id = String(confirm.data.orderId);
+  await stack.faults({ payApi: { action: 'SYSTEMERROR', api: 'unifiedorder', count: 10_000 } });
+  t.teardown(() => stack.clearFaults());
+  const sheets = h.dialogs.length;
+  const tapped = confirm.tap(/^Pay ¥/);
+  t.ok(tapped.fired);
+  await tapped.result;
+  await h.settle();
+  t.equal(h.current(), confirm, 'still on the confirm page');
+  t.equal(h.dialogs.length, sheets, 'no pay sheet without pay params');
+  t.match(confirm.data, { paying: false, payLabel: 'Retry payment', payable: true });
+  t.not(confirm.data.error, '', 'an error is shown');
+  t.match(confirm.text(), String(confirm.data.error));
+  t.same(confirm.tappables(), [`Retry payment ${String(confirm.data.amountText)}`]);
+  t.ok(['CREATED', 'PAYING'].includes((await serverOrder(id)).status), 'nothing paid');
+
+  await stack.clearFaults();
+  const result = await payThroughSheet(t, confirm, 'Pay', /^Retry payment ¥/);
+  await h.waitFor('paid', () => result.data.state === 'paid');
+  t.equal((await serverOrder(id)).status, 'PAID');
+});
+
+t.test('a token the server no longer knows: My orders still loads, after one silent re-login', async (t) => {
+  const result = h.current();
+  const key = 'wxpay.session';
+  const stored = h.shim.storage.get(key) as { token: string; expiresAt: number };
+  h.shim.storage.set(key, { ...stored, token: 'made-up-token' });
+  const sessions = count('POST', '/api/session');
+  t.ok(result.tap('My orders').fired);
+  await h.settle();
+  const orders = h.current();
+  await h.waitFor('orders', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
+  t.equal(orders.data.error, '', 'no error shown');
+  t.equal(count('POST', '/api/session'), sessions + 1, 'one new session');
+  t.not((h.shim.storage.get(key) as { token: string }).token, 'made-up-token');
+});
+
 t.test('the whole walk: no runtime warnings, every navigation accepted, no wx.requestPayment', async (t) => {
   t.same(h.warnings, [], 'no setData or wx:key warnings');
   t.same(h.navigations.filter((n) => n.error !== undefined), [], 'no navigation refused');
   t.equal(h.shim.payments.length, 0);
   t.equal(h.shim.logins, 0);
-  t.equal(count('POST', '/api/session'), 1, 'one session for the whole walk');
+  t.equal(count('POST', '/api/session'), 2, 'two sessions in the whole walk: at launch, and after the token was lost');
 });
