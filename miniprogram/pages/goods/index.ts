@@ -37,8 +37,30 @@ function totals(items: GoodsItem[]): Pick<GoodsData, 'count' | 'totalText'> {
 Page({
   data: { loading: true, error: '', items: [], count: 0, totalText: formatFen(0) } as GoodsData,
 
+  /**
+   * a navigation is under way: a second tap before the next page opens would
+   * open a second confirm page, and that page would create a second order
+   */
+  leaving: false,
+
   onLoad() {
     void this.load();
+  },
+
+  onShow() {
+    this.leaving = false;
+  },
+
+  /** navigateTo once per visit of this page */
+  go(url: string) {
+    if (this.leaving) return;
+    this.leaving = true;
+    wx.navigateTo({
+      url,
+      fail: () => {
+        this.leaving = false;
+      },
+    });
   },
 
   onPullDownRefresh() {
@@ -77,11 +99,12 @@ Page({
       wx.showToast({ title: 'Pick something first', icon: 'none' });
       return;
     }
+    if (this.leaving) return;
     app.globalData.cart = cart;
-    wx.navigateTo({ url: '/pages/confirm/index' });
+    this.go('/pages/confirm/index');
   },
 
   toOrders() {
-    wx.navigateTo({ url: '/pages/orders/index' });
+    this.go('/pages/orders/index');
   },
 });

@@ -44,7 +44,11 @@ function row(o: Order): OrderRow {
 Page({
   data: { rows: [], loading: false, error: '', cursor: '', done: false, cancelling: '' } as OrdersData,
 
+  /** a navigation is under way: a second tap on Pay must not open a second confirm page */
+  leaving: false,
+
   onShow() {
+    this.leaving = false;
     // statuses change while away (payments confirmed, orders expired): start over
     void this.load(true);
   },
@@ -83,7 +87,14 @@ Page({
 
   payAgain(e: WechatMiniprogram.TouchEvent) {
     const { id } = e.currentTarget.dataset as { id: string };
-    wx.navigateTo({ url: `/pages/confirm/index?orderId=${encodeURIComponent(id)}` });
+    if (this.leaving) return;
+    this.leaving = true;
+    wx.navigateTo({
+      url: `/pages/confirm/index?orderId=${encodeURIComponent(id)}`,
+      fail: () => {
+        this.leaving = false;
+      },
+    });
   },
 
   async cancel(e: WechatMiniprogram.TouchEvent) {
