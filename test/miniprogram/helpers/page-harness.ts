@@ -376,7 +376,7 @@ export interface Harness {
   launch(query?: Record<string, string>): Promise<PageHandle>;
   pages(): PageHandle[];
   current(): PageHandle;
-  /** waits for navigations and setData callbacks under way */
+  /** waits for navigations, setData callbacks and wx.request calls under way */
   settle(): Promise<void>;
   /** waits until `check` holds (polled), failing with `what` after `timeoutMs` */
   waitFor(what: string, check: () => boolean, timeoutMs?: number): Promise<void>;
@@ -743,8 +743,24 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
       o?.complete?.(res);
     }, 0);
   };
+  type RequestOpts = Parameters<WxShim['request']>[0];
   const wxImpl: Dict = {
-    request: shim.request.bind(shim),
+    // tracked, so that settle() also waits for the network
+    request: (o: RequestOpts) => {
+      let done!: () => void;
+      void track(new Promise<void>((resolve) => (done = resolve)));
+      return shim.request({
+        ...o,
+        success: (res) => {
+          done();
+          o.success?.(res);
+        },
+        fail: (err) => {
+          done();
+          o.fail?.(err);
+        },
+      });
+    },
     login: shim.login.bind(shim),
     requestPayment: shim.requestPayment.bind(shim),
     getStorageSync: shim.getStorageSync.bind(shim),

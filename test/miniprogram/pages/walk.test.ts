@@ -10,7 +10,11 @@ import { startStack } from '../../helpers/stack.js';
 import { installPageHarness, type PageHandle } from '../helpers/page-harness.js';
 
 const stack = await startStack();
-t.teardown(() => stack.close());
+t.teardown(async () => {
+  // a request still in flight at close keeps its keep-alive socket, and close waits out the server's keepAliveTimeout
+  await h.settle();
+  await stack.close();
+});
 
 // What a developer edits in config.ts, done before app.ts is imported (it reads config once).
 config.apiBase = stack.apiBase;
@@ -404,6 +408,41 @@ t.test('a token the server no longer knows: My orders still loads, after one sil
   t.equal(orders.data.error, '', 'no error shown');
   t.equal(count('POST', '/api/session'), sessions + 1, 'one new session');
   t.not((h.shim.storage.get(key) as { token: string }).token, 'made-up-token');
+});
+
+t.test('a double tap on Checkout or on an order\'s Pay opens one page, and one order', async (t) => {
+  while (h.pages().length > 1) await h.back();
+  const goods = h.current();
+  t.equal(goods.route, 'pages/goods/index');
+  const creates = count('POST', '/api/orders');
+  const pagesBefore = h.pages().length;
+  t.ok(goods.tap('Checkout').fired);
+  goods.tap('Checkout'); // the second tap lands before the first navigation is done
+  await h.settle();
+  t.equal(h.pages().length, pagesBefore + 1, 'one confirm page');
+  const confirm = await loaded(h.current());
+  await h.settle();
+  t.equal(count('POST', '/api/orders'), creates + 1, 'one order');
+  t.not(confirm.data.orderId, '');
+
+  await h.back();
+  t.ok(goods.tap('My orders').fired);
+  await h.settle();
+  const orders = h.current();
+  await h.waitFor('orders', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
+  const depth = h.pages().length;
+  t.ok(orders.tap('Pay', { nth: 0 }).fired);
+  orders.tap('Pay', { nth: 0 });
+  await h.settle();
+  t.equal(h.pages().length, depth + 1, 'one confirm page');
+  await loaded(h.current());
+  await h.back();
+  t.equal(h.current(), orders);
+  t.ok(orders.tap('Pay', { nth: 0 }).fired, 'and Pay works again once back');
+  await h.settle();
+  t.equal(h.pages().length, depth + 1);
+  await loaded(h.current());
+  await h.back();
 });
 
 t.test('the whole walk: no runtime warnings, every navigation accepted, no wx.requestPayment', async (t) => {
