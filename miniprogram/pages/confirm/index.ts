@@ -130,8 +130,9 @@ Page({
         wx.showToast({ title: 'Payment in progress', icon: 'none' });
         return;
       case 'error':
+        // a refusal: show the order as it now stands, then why (prepare clears the error)
+        if (!res.retryable) await this.prepare(id);
         this.setData({ error: errorText(res.error), payLabel: res.retryable ? 'Retry payment' : 'Pay' });
-        if (!res.retryable) void this.prepare(id);
         return;
       default:
         return;
