@@ -410,6 +410,34 @@ t.test('a token the server no longer knows: My orders still loads, after one sil
   t.not((h.shim.storage.get(key) as { token: string }).token, 'made-up-token');
 });
 
+t.test('pay refused while another device is paying the same order: the refusal stays on screen', async (t) => {
+  while (h.pages().length > 1) await h.back();
+  const goods = h.current();
+  t.ok(goods.tap('Checkout').fired);
+  await h.settle();
+  const confirm = await loaded(h.current());
+  const id = String(confirm.data.orderId);
+  // the other device's pay request holds the order's pay lock while WeChat does not answer
+  await stack.faults({ payApi: { action: 'hang', api: 'unifiedorder', count: 1 } });
+  t.teardown(() => stack.clearFaults());
+  const other = server<unknown>('POST', `/api/orders/${id}/pay`, {}).catch((e: unknown) => e);
+  await sleep(300);
+  const sheets = h.dialogs.length;
+  const tapped = confirm.tap(/^Pay ¥/);
+  t.ok(tapped.fired);
+  await tapped.result;
+  await h.settle();
+  await h.waitFor('the order reloaded', () => confirm.data.loading === false);
+  t.equal(h.current(), confirm, 'still on the confirm page');
+  t.equal(h.dialogs.length, sheets, 'no pay sheet');
+  t.match(confirm.data, { paying: false, loading: false, payable: true });
+  t.match(confirm.data.error, /ORDER_BUSY/, 'the refusal is shown');
+  t.match(confirm.text(), String(confirm.data.error));
+  await other; // WeChat's silence times out on the server
+  const result = await payThroughSheet(t, confirm, 'Pay');
+  await h.waitFor('paid', () => result.data.state === 'paid');
+});
+
 t.test('a double tap on Checkout or on an order\'s Pay opens one page, and one order', async (t) => {
   while (h.pages().length > 1) await h.back();
   const goods = h.current();
