@@ -25,6 +25,9 @@ export interface E2eResult {
   settledBy: Record<string, number>;
   /** the sandbox's notify deliveries for the measured orders (a failed one is retried later) */
   notifyAttempts: { total: number; failed: number };
+  quarters: Array<{ orders: string; createOrder: Percentiles; total: Percentiles }>;
+  /** CPU time of this Node process (load generator + sandbox + server) during the measured part */
+  nodeCpuSeconds: number;
 }
 
 /** N full purchases with C users at a time, on one server instance + the sandbox. */
@@ -42,17 +45,28 @@ export async function runE2e(opts: E2eOptions): Promise<E2eResult> {
     const timings: FlowTimings[] = [];
     const errors: string[] = [];
     const measured = new Set<string>();
+    const byIndex: Array<FlowTimings | undefined> = [];
+    const cpu0 = process.cpuUsage();
     const t0 = nowMs();
     await pool(opts.orders, opts.concurrency, async (i) => {
       try {
         const r = await purchase(s, i, { group: 11, pollMs: opts.pollMs, paidTimeoutMs: 15_000 });
         timings.push(r.t);
+        byIndex[i] = r.t;
         measured.add(r.order.outTradeNo);
       } catch (err) {
         errors.push((err as Error).message);
       }
     });
     const wallSeconds = (nowMs() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    // The same figures per quarter of the run (by order number): shows whether latency grows with the data.
+    const quarters = [0, 1, 2, 3].map((q) => {
+      const lo = Math.floor((q * opts.orders) / 4);
+      const hi = Math.floor(((q + 1) * opts.orders) / 4);
+      const ts = byIndex.slice(lo, hi).filter((t): t is FlowTimings => t !== undefined);
+      return { orders: `${lo + 1}-${hi}`, createOrder: summarize(ts.map((t) => t.createOrder)), total: summarize(ts.map((t) => t.total)) };
+    });
 
     // The sandbox's delivery log: how many notify attempts the measured orders took.
     // An attempt is logged once its reply is in, which may be just after GET showed PAID.
@@ -95,6 +109,8 @@ export async function runE2e(opts: E2eOptions): Promise<E2eResult> {
       pollsPerOrder: pick('polls'),
       settledBy,
       notifyAttempts,
+      quarters,
+      nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
   } finally {
     const { forced } = await closeStack(s);

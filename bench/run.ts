@@ -86,6 +86,14 @@ function printE2e(r: E2eResult) {
       `GETs to see PAID: p50 ${r.pollsPerOrder.p50}, max ${r.pollsPerOrder.max}; PAID set by: ${settled || '-'}; ` +
       `sandbox notify attempts: ${r.notifyAttempts.total} (${r.notifyAttempts.failed} failed or timed out)`,
   );
+  console.log(`node process CPU during the run: ${fmt(r.nodeCpuSeconds, 1)} s of ${fmt(r.wallSeconds, 1)} s wall (the rest of the 2 cores: the database and Redis)`);
+  console.log('\nby quarter of the run (order number), ms:\n');
+  console.log(
+    table([
+      ['orders', 'create p50', 'create p95', 'purchase p50', 'purchase p95'],
+      ...r.quarters.map((q) => [q.orders, ms(q.createOrder.p50), ms(q.createOrder.p95), ms(q.total.p50), ms(q.total.p95)]),
+    ]),
+  );
   for (const e of r.firstErrors) console.log(`  error: ${e}`);
 }
 
@@ -95,6 +103,7 @@ function printStorm(r: StormResult) {
   );
   console.log(table([['reply latency (ms)', 'n', 'p50', 'p95', 'p99', 'max', 'mean'], pctRow('POST /wxpay/notify', r.latencyMs)]));
   console.log(`\nthroughput: ${fmt(r.repliesPerSec, 1)} replies/s (${fmt(r.wallSeconds, 2)} s; setup of the paid orders took ${fmt(r.setupSeconds, 1)} s)`);
+  console.log(`node process CPU during the storm: ${fmt(r.nodeCpuSeconds, 1)} s of ${fmt(r.wallSeconds, 2)} s wall`);
   console.log(`replies: ${Object.entries(r.replies).map(([k, v]) => `${k} x${v}`).join(', ')}`);
   const c = r.correctness;
   console.log(
@@ -136,9 +145,12 @@ async function main(): Promise<number> {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     availableParallelism: os.availableParallelism(),
     memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
+    /** 1/5/15-minute load averages at the start: other work on the machine skews every figure */
+    loadAverageAtStart: os.loadavg().map((v) => round(v, 2)),
   };
   console.log(`wxpay-mp bench, ${machine.date}`);
   console.log(`node ${machine.node}, ${machine.platform}, ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB`);
+  console.log(`load average at start: ${machine.loadAverageAtStart.join(' ')}`);
   console.log('services: MongoDB-compatible at MONGODB_URI, Redis at REDIS_URL (started by scripts/with-services.ts when unset); all traffic on loopback');
 
   const started = nowMs();
@@ -151,6 +163,7 @@ async function main(): Promise<number> {
     memoryAtStart: ReturnType<typeof sample>;
     memoryAtEnd?: ReturnType<typeof sample>;
     totalSeconds?: number;
+    loadAverageAtEnd?: number[];
   } = { machine, options: { ...opts, only: [...opts.only] }, memoryAtStart: sample(false) };
 
   let ok = true;
@@ -171,11 +184,13 @@ async function main(): Promise<number> {
   closeClient();
   results.memoryAtEnd = sample(false);
   results.totalSeconds = (nowMs() - started) / 1000;
+  results.loadAverageAtEnd = os.loadavg().map((v) => round(v, 2));
 
   const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
-  console.log(`\ntotal ${fmt(results.totalSeconds, 1)} s; figures written to ${out}`);
+  console.log(`\nload average at end: ${results.loadAverageAtEnd.join(' ')}`);
+  console.log(`total ${fmt(results.totalSeconds, 1)} s; figures written to ${out}`);
   if (!ok) console.log('bench: some purchases failed or the storm left orders in a wrong state (see above)');
   return ok ? 0 : 1;
 }

@@ -39,6 +39,8 @@ export interface StormResult {
   };
   memory: { before: MemorySample; after: MemorySample; afterGc: MemorySample; beforeRaw: MemorySample };
   setupSeconds: number;
+  /** CPU time of this Node process (load generator + sandbox + 2 servers) during the storm */
+  nodeCpuSeconds: number;
 }
 
 const SUCCESS_REPLY = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
@@ -117,6 +119,7 @@ export async function runStorm(opts: StormOptions): Promise<StormResult> {
     const latencies: number[] = [];
     const replies: Record<string, number> = {};
     let successReplies = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = nowMs();
     await pool(bodies.length, opts.concurrency, async (i) => {
       const base = s.apiBases[i % s.apiBases.length]!;
@@ -132,6 +135,7 @@ export async function runStorm(opts: StormOptions): Promise<StormResult> {
       }
     });
     const wallSeconds = (nowMs() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const after = sample(false);
     const afterGc = sample(true);
 
@@ -180,6 +184,7 @@ export async function runStorm(opts: StormOptions): Promise<StormResult> {
       },
       memory: { beforeRaw, before, after, afterGc },
       setupSeconds,
+      nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
   } finally {
     const { forced } = await closeStack(s);
