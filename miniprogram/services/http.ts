@@ -70,6 +70,8 @@ export interface SendOptions {
   path: string;
   body?: unknown;
   token?: string;
+  /** extra request headers (e.g. Idempotency-Key) */
+  headers?: Record<string, string>;
 }
 
 export interface HttpClient {
@@ -132,8 +134,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const timeout = options.timeout ?? 15000;
   return {
     baseUrl,
-    async send<T>({ method, path, body, token }: SendOptions): Promise<T> {
-      const header: Record<string, string> = { Accept: 'application/json' };
+    async send<T>({ method, path, body, token, headers }: SendOptions): Promise<T> {
+      const header: Record<string, string> = { Accept: 'application/json', ...headers };
       if (body !== undefined) header['Content-Type'] = 'application/json';
       if (token !== undefined) header.Authorization = `Bearer ${token}`;
       const req: HttpRequestOptions = { url: joinUrl(baseUrl, path), method, header, timeout };

@@ -8,8 +8,16 @@ export interface ListOrdersOptions {
   before?: string;
 }
 
+export interface CreateOrderOptions {
+  /**
+   * The same key for every attempt at one order (a retry after a timeout): the server then
+   * answers with the order the first attempt made instead of creating a second one.
+   */
+  idempotencyKey?: string;
+}
+
 export interface OrdersService {
-  create(items: OrderItemInput[]): Promise<Order>;
+  create(items: OrderItemInput[], options?: CreateOrderOptions): Promise<Order>;
   list(options?: ListOrdersOptions): Promise<OrderList>;
   get(id: string): Promise<Order>;
   cancel(id: string): Promise<Order>;
@@ -21,9 +29,10 @@ function orderPath(id: string): string {
 
 export function createOrders(auth: Pick<Auth, 'send'>): OrdersService {
   return {
-    create(items) {
+    create(items, options = {}) {
       const body: CreateOrderRequest = { items };
-      return auth.send<Order>({ method: 'POST', path: '/api/orders', body });
+      const headers = options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : undefined;
+      return auth.send<Order>({ method: 'POST', path: '/api/orders', body, ...(headers ? { headers } : {}) });
     },
     async list(options = {}) {
       const path = `/api/orders${queryString({ limit: options.limit, before: options.before })}`;
@@ -40,4 +49,11 @@ export function createOrders(auth: Pick<Auth, 'send'>): OrdersService {
       return auth.send<Order>({ method: 'POST', path: `${orderPath(id)}/cancel`, body: {} });
     },
   };
+}
+
+/** A key for one checkout: unique enough per user (the server scopes keys to the user). */
+export function newIdempotencyKey(now: number = Date.now(), random: () => number = Math.random): string {
+  let tail = '';
+  for (let i = 0; i < 12; i++) tail += Math.floor(random() * 36).toString(36);
+  return `co-${now.toString(36)}-${tail}`;
 }

@@ -5,6 +5,7 @@ import type { Order } from '../../../shared/api.js';
 import type { IAppOption } from '../../app.js';
 import { formatFen, isPayable, statusText } from '../../services/format.js';
 import { isApiClientError } from '../../services/http.js';
+import { newIdempotencyKey } from '../../services/orders.js';
 import type { PayPhase } from '../../services/payment.js';
 import { errorText } from '../../services/result-view.js';
 
@@ -71,6 +72,8 @@ Page({
 
   /** set once: a page never creates two orders */
   creating: false,
+  /** one per checkout, so that Retry after a lost answer finds the order instead of making another */
+  idempotencyKey: '',
 
   onLoad(query: Record<string, string | undefined>) {
     void this.prepare(query.orderId);
@@ -93,7 +96,8 @@ Page({
         }
         this.creating = true;
         try {
-          order = await app.api.orders.create(cart);
+          if (this.idempotencyKey === '') this.idempotencyKey = newIdempotencyKey();
+          order = await app.api.orders.create(cart, { idempotencyKey: this.idempotencyKey });
         } finally {
           this.creating = false;
         }
