@@ -31,3 +31,33 @@ t.test('an unreachable service stops buildApp with an error, not a hang', async 
   const config = { ...testConfig(), redisUrl: 'redis://127.0.0.1:1' };
   await t.rejects(buildApp({ config, dbName: freshDbName('app') }));
 });
+
+t.test('close waits for a request in flight, then does not wait out keep-alive', async (t) => {
+  const { request, Agent } = await import('node:http');
+  const app = await buildApp({ config: testConfig(), dbName: freshDbName('app') });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  const agent = new Agent({ keepAlive: true });
+  t.teardown(() => agent.destroy());
+  let status = 0;
+  const answered = new Promise<void>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/wxpay/notify', method: 'POST', agent, headers: { 'content-type': 'text/xml' } },
+      (res) => {
+        status = res.statusCode ?? 0;
+        res.resume();
+        res.on('end', resolve);
+      },
+    );
+    req.on('error', reject);
+    req.write('<xml>');
+    setTimeout(() => req.end('</xml>'), 300);
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const started = Date.now();
+  const closed = app.close().then(() => Date.now() - started);
+  await answered;
+  t.equal(status, 400, 'the request in flight was answered (an empty notify gets FAIL)');
+  const took = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+  t.not(took, -1, 'closed without waiting for the keep-alive timeout');
+});
