@@ -145,7 +145,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
     },
 
     async expiredUnpaid(now: Date, limit = 100): Promise<OrderDoc[]> {
-      return Order.find({ status: { $in: ['CREATED', 'PAYING'] }, expiresAt: { $lt: now } })
+      return Order.find({ status: { $in: ['CREATED', 'PAYING', 'FAILED'] }, expiresAt: { $lt: now } })
         .limit(limit)
         .lean<OrderDoc[]>();
     },

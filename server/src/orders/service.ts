@@ -126,7 +126,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         if (!(err instanceof WxPayError)) throw err;
         if (err.code === 'ORDERPAID') return queryAndApply(order, source);
         if (err.code !== 'ORDERCLOSED' && err.code !== 'ORDERNOTEXIST') {
-          throw new Errors.PayFailed(err.code);
+          throw err.retriable ? new Errors.WechatUnavailable() : new Errors.PayFailed(err.code);
         }
       }
     }
@@ -236,7 +236,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     async refresh(order: OrderDoc, now = new Date()): Promise<OrderDoc> {
       const pending = order.status === 'PAYING' || (order.status === 'FAILED' && order.prepay);
       const expired = order.expiresAt.getTime() <= now.getTime();
-      if (order.status === 'CREATED' && expired) {
+      if (expired && (order.status === 'CREATED' || (order.status === 'FAILED' && !order.prepay))) {
         return close(order, 'expiry');
       }
       if (!pending) return order;

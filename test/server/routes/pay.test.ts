@@ -213,3 +213,31 @@ t.test('the sweep emits fulfilments a crash left pending, exactly once', async (
   t.equal(second.emitted, 0);
   t.equal(await events(s).countDocuments({ orderId: _id }), 1);
 });
+
+t.test('the sweep closes unpaid orders past their expiry, at WeChat too, and keeps paid ones', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const paying = await orderFor(s);
+  const pp = (await paying.api.pay(paying.order.id)).body;
+  const failed = await orderFor(s);
+  await failed.api.pay(failed.order.id);
+  await s.cashier((await failed.api.pay(failed.order.id)).body, 'fail');
+  const paidLate = await orderFor(s);
+  const pl = (await paidLate.api.pay(paidLate.order.id)).body;
+  await s.faults({ notify: { action: 'drop', outTradeNo: paidLate.order.outTradeNo } });
+  t.same(await s.cashier(pl), { errMsg: 'requestPayment:ok' });
+
+  const past = new Date(Date.now() - 1000);
+  for (const o of [paying, failed, paidLate]) {
+    await orders(s).updateOne({ _id: new Types.ObjectId(o.order.id) }, { $set: { expiresAt: past } });
+  }
+  await orders(s).updateOne({ _id: new Types.ObjectId(failed.order.id) }, { $set: { status: 'FAILED' } });
+
+  const r = await s.app.orders.sweep();
+  t.equal(r.expired, 3);
+  const status = async (id: string) => (await orders(s).findOne({ _id: new Types.ObjectId(id) }))!.status;
+  t.equal(await status(paying.order.id), 'CLOSED');
+  t.equal(await status(failed.order.id), 'CLOSED');
+  t.equal(await status(paidLate.order.id), 'PAID', 'WeChat said ORDERPAID: the money wins');
+  t.match(await s.cashier(pp), { errMsg: /^requestPayment:fail/ }, 'closed at WeChat: the cashier refuses it');
+});
