@@ -61,7 +61,15 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/orders',
     {
       schema: { body: CreateOrderSchema, response: { 200: OrderSchema, 201: OrderSchema, ...errorResponses } },
-      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+      // Per user, not per IP: many buyers share a carrier NAT's address. Runs after authentication.
+      config: {
+        rateLimit: {
+          max: 30,
+          timeWindow: '1 minute',
+          hook: 'preHandler',
+          keyGenerator: (req: { user?: { openid: string }; ip: string }) => (req.user ? `user:${req.user.openid}` : req.ip),
+        },
+      },
     },
     async (req, reply) => {
       const create = () => app.orders.create(req.user.openid, req.body.items, clientIp(req.ip));

@@ -149,3 +149,20 @@ t.test('Idempotency-Key: a retried create returns the first order, never a secon
   const mine = await api.call<{ items: unknown[] }>('GET', '/api/orders');
   t.equal(mine.body.items.length, 3, 'first, burst and fix-me: three orders, no duplicates');
 });
+
+t.test('order creation is rate limited per user, not per shared IP', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const busy = apiClient(s.apiBase, (await s.login()).token);
+  const statuses: number[] = [];
+  for (let i = 0; i < 32; i++) statuses.push((await busy.createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }])).status);
+  t.equal(statuses.filter((x) => x === 201).length, 30);
+  t.same(statuses.slice(30), [429, 429]);
+  const limited = await busy.createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }]);
+  t.match(limited.body, { code: 'RATE_LIMITED' });
+  // Another buyer behind the same address is not affected.
+  const neighbour = apiClient(s.apiBase, (await s.login()).token);
+  t.equal((await neighbour.createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }])).status, 201);
+  // An unauthenticated request is still a 401, not a rate-limit answer.
+  t.equal((await apiClient(s.apiBase).createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }])).status, 401);
+});
