@@ -10,7 +10,8 @@ import { parseXml, toXml, XmlError } from './xml.js';
 export type TradeType = 'JSAPI' | 'NATIVE' | 'APP' | 'MWEB';
 export const TRADE_TYPES: readonly TradeType[] = Object.freeze(['JSAPI', 'NATIVE', 'APP', 'MWEB'] as const);
 
-export type TradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR';
+// orderquery's trade_state as WeChat documents it; ACCEPT (已接收，等待扣款) is a pending state.
+export type TradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR' | 'ACCEPT';
 export const TRADE_STATES: readonly TradeState[] = Object.freeze([
   'SUCCESS',
   'REFUND',
@@ -19,6 +20,7 @@ export const TRADE_STATES: readonly TradeState[] = Object.freeze([
   'REVOKED',
   'USERPAYING',
   'PAYERROR',
+  'ACCEPT',
 ] as const);
 
 /** unifiedorder request fields as WeChat spells them (appid, mch_id, nonce_str, sign_type, sign are added by the client). */

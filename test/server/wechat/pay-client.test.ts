@@ -361,6 +361,12 @@ t.test('orderQuery: typed result, strings kept as strings, integers strict', asy
   const notpay = await client(wn.baseUrl, 'MD5').orderQuery({ out_trade_no: 'o1' });
   t.equal(notpay.trade_state, 'NOTPAY');
   t.equal(notpay.total_fee, undefined);
+
+  // ACCEPT (已接收，等待扣款) is one of the trade states WeChat's orderquery documents: a pending answer, not a bad one.
+  const wa = await fakeWechat(t, 'MD5', () => ({ fields: ok({ trade_state: 'ACCEPT', out_trade_no: 'o1', total_fee: '88' }) }));
+  const accepted = await client(wa.baseUrl, 'MD5').orderQuery({ out_trade_no: 'o1' });
+  t.equal(accepted.trade_state, 'ACCEPT');
+  t.equal(accepted.transaction_id, undefined);
 });
 
 t.test('orderQuery: ORDERNOTEXIST and suspicious answers', async (t) => {
