@@ -2,10 +2,11 @@
 //
 // Two kinds of failure, as on the real API:
 // - return_code FAIL + return_msg only (unsigned): the request itself could not be taken (empty or
-//   malformed XML, unknown mch_id, bad sign, a field of the wrong format). WeChat sends no
-//   machine-readable code there; the sandbox adds one in the `x-sandbox-error` response header.
+//   malformed XML, unknown mch_id, bad sign, a missing required field — real WeChat answers
+//   return_msg 缺少参数 there, not err_code LACK_PARAMS — or a field of the wrong format). WeChat sends
+//   no machine-readable code there; the sandbox adds one in the `x-sandbox-error` response header.
 // - return_code SUCCESS + result_code FAIL + err_code/err_code_des, signed with the merchant key
-//   (INVALID_REQUEST, ORDERPAID, ORDERCLOSED, ORDERNOTEXIST, LACK_PARAMS, PARAM_ERROR, SYSTEMERROR...).
+//   (INVALID_REQUEST, ORDERPAID, ORDERCLOSED, ORDERNOTEXIST, PARAM_ERROR, SYSTEMERROR...).
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FieldError, OUT_TRADE_NO_RE, parseIntField } from '../wechat/fields.js';
@@ -28,6 +29,8 @@ type Outcome =
 
 const returnFail = (msg: string, code: string): Outcome => ({ kind: 'returnFail', msg, code });
 const resultFail = (errCode: string, des: string): Outcome => ({ kind: 'resultFail', errCode, des });
+// A required field absent: WeChat's answer names no field, whichever it is.
+const lackParams = (): Outcome => returnFail('缺少参数', 'LACK_PARAMS');
 
 interface Ctx {
   merchant: SandboxMerchant;
@@ -173,23 +176,23 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
         return render(reply, undefined, returnFail('XML格式错误', 'XML_FORMAT_ERROR'));
       }
       const mchId = p.mch_id;
-      if (!present(p, 'mch_id')) return render(reply, undefined, returnFail('缺少参数mch_id', 'LACK_PARAMS'));
+      if (!present(p, 'mch_id')) return render(reply, undefined, lackParams());
       const merchant = state.merchantByMchId(mchId as string);
       if (!merchant) return render(reply, undefined, returnFail('mch_id参数格式错误', 'MCHID_NOT_EXIST'));
       const signTypeRaw = present(p, 'sign_type') ? (p.sign_type as string) : 'MD5';
       if (!isSignType(signTypeRaw)) return render(reply, undefined, returnFail('sign_type参数格式错误', 'PARAM_ERROR'));
-      if (!present(p, 'sign')) return render(reply, undefined, returnFail('缺少参数sign', 'LACK_PARAMS'));
+      if (!present(p, 'sign')) return render(reply, undefined, lackParams());
       if (!verifySign(p, merchant.key, signTypeRaw)) return render(reply, undefined, returnFail('签名错误，请检查后再试', 'SIGNERROR'));
 
       const ctx: Ctx = { merchant, appid: p.appid ?? '', signType: signTypeRaw, p };
       if (faults.takePayApi(api, 'SYSTEMERROR')) return render(reply, ctx, resultFail('SYSTEMERROR', '系统错误'));
-      if (!present(p, 'appid')) return render(reply, ctx, resultFail('LACK_PARAMS', '缺少参数appid'));
+      if (!present(p, 'appid')) return render(reply, ctx, lackParams());
       if (!state.binding(ctx.appid, merchant.mchId)) {
         return state.appidKnown(ctx.appid)
           ? render(reply, ctx, resultFail('APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配，请检查后再试'))
           : render(reply, ctx, resultFail('APPID_NOT_EXIST', 'AppID不存在，请检查后再试'));
       }
-      if (!present(p, 'nonce_str')) return render(reply, ctx, resultFail('LACK_PARAMS', '缺少参数nonce_str'));
+      if (!present(p, 'nonce_str')) return render(reply, ctx, lackParams());
       const tooLong = checkLengths(p);
       if (tooLong) return render(reply, ctx, tooLong);
       return render(reply, ctx, fn(ctx));
@@ -199,7 +202,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
   function unifiedorder(ctx: Ctx): Outcome {
     const { p } = ctx;
     for (const name of UNIFIEDORDER_REQUIRED) {
-      if (!present(p, name)) return resultFail('LACK_PARAMS', `缺少参数${name}`);
+      if (!present(p, name)) return lackParams();
     }
     const tradeType = p.trade_type as string;
     if (!TRADE_TYPES.has(tradeType)) return returnFail('trade_type参数格式错误', 'PARAM_ERROR');
@@ -293,7 +296,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
 
   function orderquery(ctx: Ctx): Outcome {
     const { p } = ctx;
-    if (!present(p, 'transaction_id') && !present(p, 'out_trade_no')) return resultFail('LACK_PARAMS', '缺少参数out_trade_no或transaction_id');
+    if (!present(p, 'transaction_id') && !present(p, 'out_trade_no')) return lackParams();
     const t = findTrade(ctx);
     if (!t || t.appid !== ctx.appid) return resultFail('ORDERNOTEXIST', 'order not exist');
     const paid = t.state === 'SUCCESS';
@@ -321,7 +324,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
 
   function closeorder(ctx: Ctx): Outcome {
     const { p } = ctx;
-    if (!present(p, 'out_trade_no')) return resultFail('LACK_PARAMS', '缺少参数out_trade_no');
+    if (!present(p, 'out_trade_no')) return lackParams();
     const t = state.trade(ctx.merchant.mchId, p.out_trade_no as string);
     if (!t || t.appid !== ctx.appid) return resultFail('ORDERNOTEXIST', '订单不存在');
     if (t.state === 'SUCCESS') return resultFail('ORDERPAID', '订单已支付，不能发起关单');

@@ -126,7 +126,7 @@ t.test('cashier checks paySign and the params as the WeChat client does', async 
   t.match(badOutcome, { status: 400, body: { code: 'VALIDATION_ERROR', errMsg: /^requestPayment:fail / } });
 
   const q = await payCall(sb.url, 'orderquery', { appid: MERCHANT.appid, mch_id: MERCHANT.mchId, out_trade_no: '' });
-  t.match(q.fields, { err_code: 'LACK_PARAMS' });
+  t.match(q, { fields: { return_code: 'FAIL', return_msg: '缺少参数' }, sandboxError: 'LACK_PARAMS' });
   t.same((await sb.json('POST', '/sandbox/cashier', good)).body, { errMsg: 'requestPayment:ok' }, 'the correct params still pay');
 });
 

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { toXml } from '../../../server/src/wechat/xml.js';
 import { toBeijingTime } from '../../../server/src/wechat/time.js';
-import { MERCHANT, OTHER, orderParams, outTradeNo, payCall, payParams, postRaw, sandbox, signatureOk } from './helpers.js';
+import { MERCHANT, OTHER, orderParams, outTradeNo, outsideSign, payCall, payParams, postRaw, sandbox, signatureOk } from './helpers.js';
 
 const NOTIFY = 'http://127.0.0.1:9/wxpay/notify';
 
@@ -96,19 +96,18 @@ t.test('unifiedorder', async (t) => {
     t.match(noSuchApp.fields, { result_code: 'FAIL', err_code: 'APPID_NOT_EXIST' });
   });
 
-  t.test('missing parameters: LACK_PARAMS', async (t) => {
-    for (const name of ['body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type', 'appid']) {
+  t.test('missing parameters: return_code FAIL, return_msg 缺少参数, unsigned (as WeChat answers; LACK_PARAMS in x-sandbox-error)', async (t) => {
+    const exact = { return_code: 'FAIL', return_msg: '缺少参数' };
+    for (const name of ['body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type', 'appid', 'mch_id', 'nonce_str']) {
       const p: Record<string, string | undefined> = orderParams(openid, NOTIFY);
       delete p[name];
-      const r = await payCall(sb.url, 'unifiedorder', p);
-      t.match(r.fields, { return_code: 'SUCCESS', result_code: 'FAIL', err_code: 'LACK_PARAMS' }, name);
+      // payCall always adds a nonce_str: post the one without it by hand.
+      const r = name === 'nonce_str' ? await postRaw(sb.url, '/pay/unifiedorder', toXml({ ...p, sign: outsideSign(p, MERCHANT.key) })) : await payCall(sb.url, 'unifiedorder', p);
+      t.same(r.fields, exact, name);
+      t.equal(r.sandboxError, 'LACK_PARAMS', name);
     }
-    const noMch: Record<string, string | undefined> = orderParams(openid, NOTIFY);
-    delete noMch.mch_id;
-    const r = await payCall(sb.url, 'unifiedorder', noMch);
-    t.match(r.fields, { return_code: 'FAIL' });
-    t.equal(r.sandboxError, 'LACK_PARAMS');
     const noSign = await postRaw(sb.url, '/pay/unifiedorder', toXml({ ...orderParams(openid, NOTIFY), nonce_str: 'x' }));
+    t.same(noSign.fields, exact, 'sign');
     t.equal(noSign.sandboxError, 'LACK_PARAMS');
   });
 
@@ -166,7 +165,10 @@ t.test('orderquery and closeorder', async (t) => {
     const c = await payCall(sb.url, 'closeorder', { ...base, out_trade_no: outTradeNo() });
     t.match(c.fields, { result_code: 'FAIL', err_code: 'ORDERNOTEXIST' });
     const none = await payCall(sb.url, 'orderquery', base);
-    t.match(none.fields, { result_code: 'FAIL', err_code: 'LACK_PARAMS' });
+    t.same(none.fields, { return_code: 'FAIL', return_msg: '缺少参数' });
+    t.equal(none.sandboxError, 'LACK_PARAMS');
+    const closeNone = await payCall(sb.url, 'closeorder', base);
+    t.same(closeNone.fields, { return_code: 'FAIL', return_msg: '缺少参数' });
     const bad = await payCall(sb.url, 'orderquery', { ...base, out_trade_no: 'x' }, { key: 'wrong' });
     t.equal(bad.sandboxError, 'SIGNERROR');
   });
