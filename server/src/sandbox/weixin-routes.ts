@@ -34,8 +34,10 @@ export async function weixinRoutes(app: FastifyInstance, opts: WeixinRoutesOptio
   const { state, faults } = opts;
 
   // jscode2session answers JSON with content-type text/plain, as WeChat's does.
+  // Sent as a Buffer: given a string, Fastify rewrites the content-type (adds "; charset=utf-8" and
+  // quotes parameters), and WeChat's exact header would be lost.
   const send = (reply: FastifyReply, body: object, contentType: string): FastifyReply =>
-    reply.code(200).header('content-type', contentType).send(JSON.stringify(body));
+    reply.code(200).header('content-type', contentType).send(Buffer.from(JSON.stringify(body), 'utf8'));
   const err = (errcode: number, errmsg: string) => ({ errcode, errmsg: `${errmsg}, rid: ${rid()}` });
 
   /** appid and secret as both endpoints check them; an error body or undefined. */

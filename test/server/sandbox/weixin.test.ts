@@ -25,7 +25,7 @@ t.test('login code → jscode2session → openid + session_key; single use', asy
   t.match(minted.body, { code: /^[A-Za-z0-9]{32}$/, openid: /^o[A-Za-z0-9_-]{27}$/ });
   const r = await code2session(sb, q(minted.body.code));
   t.equal(r.status, 200);
-  t.match(r.contentType, /^text\/plain/, 'WeChat answers JSON as text/plain');
+  t.equal(r.contentType, 'text/plain', 'WeChat answers JSON as text/plain');
   t.same(Object.keys(r.body).sort(), ['openid', 'session_key']);
   t.equal(r.body.openid, minted.body.openid);
   t.match(r.body.session_key, /^[A-Za-z0-9+/]{22}==$/);
@@ -101,6 +101,13 @@ t.test('cgi-bin/token', async (t) => {
   t.match(await get({ grant_type: 'client_credential', appid: MERCHANT.appid, secret: 'nope' }), { errcode: 40125, errmsg: /^invalid appsecret/ });
   t.match(await get({ grant_type: 'client_credential', appid: 'wx9999999999999999', secret: 'x' }), { errcode: 40013, errmsg: /^invalid appid/ });
   t.match(await get({ grant_type: 'password', appid: MERCHANT.appid, secret: MERCHANT.secret }), { errcode: 40002 });
+
+  // api.weixin.qq.com's header, byte for byte, on success and on error alike.
+  for (const secret of [MERCHANT.secret, 'nope']) {
+    const res = await fetch(`${sb.url}/cgi-bin/token?${new URLSearchParams({ grant_type: 'client_credential', appid: MERCHANT.appid, secret })}`);
+    t.equal(res.headers.get('content-type'), 'application/json; encoding=utf-8');
+    await res.arrayBuffer();
+  }
 });
 
 t.test('GET /sandbox/merchants lists appid and mch_id, never keys or secrets', async (t) => {
