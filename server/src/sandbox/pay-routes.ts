@@ -327,7 +327,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     if (!present(p, 'out_trade_no')) return lackParams();
     const t = state.trade(ctx.merchant.mchId, p.out_trade_no as string);
     if (!t || t.appid !== ctx.appid) return resultFail('ORDERNOTEXIST', '订单不存在');
-    if (t.state === 'SUCCESS') return resultFail('ORDERPAID', '订单已支付，不能发起关单');
+    if (t.state === 'SUCCESS') return resultFail('ORDERPAID', 'order paid');
     if (t.state === 'CLOSED') return resultFail('ORDERCLOSED', '订单已关闭，无法重复关闭');
     t.state = 'CLOSED';
     return { kind: 'success', fields: { result_msg: 'OK' } };

@@ -214,8 +214,9 @@ t.test('orderquery and closeorder', async (t) => {
     t.ok(signatureOk(q.fields, MERCHANT.key));
     const byTx = await payCall(sb.url, 'orderquery', { ...base, transaction_id: q.fields.transaction_id });
     t.equal(byTx.fields.out_trade_no, p.out_trade_no);
-    t.match((await payCall(sb.url, 'unifiedorder', p)).fields, { err_code: 'ORDERPAID' });
-    t.match((await payCall(sb.url, 'closeorder', { ...base, out_trade_no: p.out_trade_no })).fields, { err_code: 'ORDERPAID' });
+    // err_code_des as real answers carry them: unifiedorder 该订单已支付, closeorder "order paid".
+    t.match((await payCall(sb.url, 'unifiedorder', p)).fields, { err_code: 'ORDERPAID', err_code_des: '该订单已支付' });
+    t.match((await payCall(sb.url, 'closeorder', { ...base, out_trade_no: p.out_trade_no })).fields, { err_code: 'ORDERPAID', err_code_des: 'order paid' });
     const payAgain = await sb.json('POST', '/sandbox/cashier', payParams(u.fields.prepay_id as string));
     t.match(payAgain, { status: 400, body: { code: 'ORDER_PAID' } });
     // Another merchant cannot see it.
