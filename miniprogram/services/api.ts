@@ -1,10 +1,11 @@
 // Everything a page needs, built once in app.ts from `wx` (or in tests from fakes).
-import { createAuth, type Auth, type LoginFn, type Storage } from './auth.js';
+import { createAuth, type Auth } from './auth.js';
 import { createSimulatedPay, type ChooseOutcome } from './cashier.js';
-import { createHttpClient, type HttpClient, type RequestFn } from './http.js';
+import { createHttpClient, type HttpClient } from './http.js';
 import { createOrders, type OrdersService } from './orders.js';
-import { createPayment, type PaymentService, type RequestPaymentFn, type SimulatedPayFn } from './payment.js';
+import { createPayment, type PaymentService, type SimulatedPayFn } from './payment.js';
 import { createProducts, type ProductsService } from './products.js';
+import type { WxDeps } from './wx-adapter.js';
 
 export interface ApiConfig {
   baseUrl: string;
@@ -15,13 +16,8 @@ export interface ApiConfig {
   maxConfirmMs?: number;
 }
 
-export interface ApiDeps {
-  request: RequestFn;
-  requestPayment: RequestPaymentFn;
-  login: LoginFn;
-  storage: Storage;
-  sleep: (ms: number) => Promise<void>;
-  now: () => number;
+/** what `depsFromWx(wx)` gives, plus the sandbox-mode hooks */
+export interface ApiDeps extends WxDeps {
   /** sandbox mode: how the user picks Pay / Cancel / Fail (ignored when simulatedPay is given) */
   chooseCashierOutcome?: ChooseOutcome;
   /** sandbox mode: replaces the cashier call altogether */
