@@ -1,7 +1,7 @@
 // The mini-program's services against the real server, MongoDB-compatible and
 // Redis servers and the sandbox, over HTTP, through the wx shim: what a user in
 // DevTools does, minus the screens.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { CashierOutcome } from '../../shared/api.js';
 import { createApi, type Api } from '../../miniprogram/services/api.js';
 import { createStopper } from '../../miniprogram/services/payment.js';
@@ -147,7 +147,8 @@ t.test("another user's order is not found; a pay in flight refuses a second", as
   t.match(await first, { outcome: 'paid' });
 });
 
-t.test('WeChat silent (notify lost, orderquery failing): timeout, never "paid"; later it resolves', async (t) => {
+/** A new client's order whose payment WeChat will not confirm: notify dropped, orderquery failing. */
+async function silencedOrder(t: Test) {
   const c = newClient();
   const { order } = await newOrder(c, 1);
   await stack.faults({
@@ -155,6 +156,11 @@ t.test('WeChat silent (notify lost, orderquery failing): timeout, never "paid"; 
     payApi: { action: 'SYSTEMERROR', api: 'orderquery', count: 10_000 },
   });
   t.teardown(() => stack.clearFaults());
+  return { c, order };
+}
+
+t.test('WeChat silent (notify lost, orderquery failing): timeout, never "paid"; later it resolves', async (t) => {
+  const { c, order } = await silencedOrder(t);
   const deps = depsFromWx(c.shim);
   const impatient = createApi(
     { baseUrl: stack.apiBase, appId: stack.appid, defaultSandboxBase: stack.sandboxBase, pollScheduleSeconds: [0.1, 0.2], maxConfirmMs: 1500 },
@@ -168,13 +174,7 @@ t.test('WeChat silent (notify lost, orderquery failing): timeout, never "paid"; 
 });
 
 t.test('the page hides while confirming: polling stops at once, and resumes on show', async (t) => {
-  const c = newClient();
-  const { order } = await newOrder(c, 1);
-  await stack.faults({
-    notify: { action: 'drop', outTradeNo: order.outTradeNo },
-    payApi: { action: 'SYSTEMERROR', api: 'orderquery', count: 10_000 },
-  });
-  t.teardown(() => stack.clearFaults());
+  const { c, order } = await silencedOrder(t);
   const stopper = createStopper();
   const r = await c.api.payment.pay(order.id, {
     signal: stopper.signal,
