@@ -23,4 +23,6 @@ export const Errors = {
   Busy: createError('ORDER_BUSY', 'The order is being updated: try again in a moment', 409),
   OrderAlreadyPaid: createError('ORDER_ALREADY_PAID', 'The order is already paid', 409),
   PayFailed: createError('PAY_REQUEST_FAILED', 'WeChat Pay refused the request: %s', 502),
+  BadIdempotencyKey: createError('BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 64 letters, digits, _ or -', 400),
+  IdempotencyKeyReused: createError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different order', 409),
 };
