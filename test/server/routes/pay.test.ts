@@ -55,13 +55,22 @@ t.test('a repeated pay reuses the prepay_id; a stale one is replaced', async (t)
   const second = (await api.pay(order.id)).body;
   t.equal(second.package, first.package, 'same prepay_id within its life');
   t.not(second.nonceStr, first.nonceStr, 'freshly signed');
+  const _id = new Types.ObjectId(order.id);
+  const kept = (await orders(s).findOne({ _id }))!;
+  t.equal((await orders(s).findOne({ _id }))!.version, kept.version, 'reuse wrote nothing');
   // Concurrent pay requests for one order all get a valid prepay, and only one is stored.
-  await orders(s).updateOne({ _id: new Types.ObjectId(order.id) }, { $set: { 'prepay.reuseUntil': new Date(Date.now() - 1000) } });
+  const staleSince = new Date(Date.now() - 1000);
+  await orders(s).updateOne({ _id }, { $set: { 'prepay.reuseUntil': staleSince, 'prepay.createdAt': new Date(Date.now() - 111 * 60_000) } });
   const results = await Promise.all([api.pay(order.id), api.pay(order.id), api.pay(order.id)]);
   const ok = results.filter((r) => r.status === 200);
   t.equal(ok.length, 3, 'every concurrent pay request got params (the others waited for the first prepay)');
-  // WeChat answers the same prepay_id for the same out_trade_no and parameters.
-  t.same(new Set(ok.map((r) => r.body.package)), new Set([first.package]));
+  // A new unifiedorder was made and stored once: a fresh prepay with a life of its own.
+  const replaced = (await orders(s).findOne({ _id }))!;
+  t.ok(replaced.prepay.createdAt.getTime() > kept.prepay.createdAt.getTime(), 'a new prepay was stored');
+  t.ok(replaced.prepay.reuseUntil.getTime() > Date.now(), 'and it is live');
+  t.equal(replaced.version, kept.version + 1, 'stored once, not three times');
+  // WeChat answers the same prepay_id for the same out_trade_no and parameters within 2 hours.
+  t.same(new Set(ok.map((r) => r.body.package)), new Set([`prepay_id=${replaced.prepay.prepayId}`]));
 });
 
 t.test('SYSTEMERROR from unifiedorder is retried with the same out_trade_no', async (t) => {
