@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -12,6 +12,7 @@ import authPlugin from './plugins/auth.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
+import adminRoutes from './routes/admin.js';
 import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
@@ -47,6 +48,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? loggerOptions(config.logLevel),
     bodyLimit: 64 * 1024,
     trustProxy: config.trustProxy,
+    logController: new OneLinePerRequest(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('config', config);
@@ -133,6 +135,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(productRoutes);
     await app.register(orderRoutes);
     await app.register(notifyRoutes);
+    await app.register(adminRoutes);
     await app.ready();
   } catch (err) {
     // Whatever did connect must not keep the process alive.
@@ -140,6 +143,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     throw err;
   }
   return app;
+}
+
+/** One log line per request, when it completes (Fastify's default adds an "incoming request" line too). */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: req.method, url: req.url.split('?')[0], statusCode: reply.statusCode, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
 }
 
 // Fastify's own 4xx codes (FST_ERR_CTP_BODY_TOO_LARGE, ...) are mapped to plain names.

@@ -50,6 +50,10 @@ export interface Config {
     /** seconds between two orderquery calls for one order from status polls */
     queryIntervalSeconds: number;
   };
+  admin: {
+    /** bearer token of the operators' API under /admin/api/; unset: that API is off */
+    apiToken?: string;
+  };
 }
 
 // 0 asks the OS for any free port (tests, several local instances).
@@ -110,6 +114,9 @@ const EnvSchema = Type.Object({
   SESSION_TTL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
   ORDER_PAY_WINDOW_MINUTES: Type.Optional(positiveInt('must be a positive whole number of minutes')),
   ORDER_QUERY_INTERVAL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
+  ADMIN_API_TOKEN: Type.Optional(
+    Type.String({ pattern: '^[\\x21-\\x7e]{32,256}$', description: 'must be 32 to 256 printable characters (make one with: openssl rand -base64 32)' }),
+  ),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -119,7 +126,7 @@ function firstError(env: Record<string, unknown>): ConfigError | undefined {
   for (const err of Value.Errors(EnvSchema, env)) {
     const variable = err.path.replace(/^\//, '').split('/')[0] ?? '';
     const schema = (EnvSchema.properties as Record<string, TSchema>)[variable];
-    const shown = typeof err.value === 'string' && !/SECRET|KEY/.test(variable) ? ` (got "${err.value}")` : '';
+    const shown = typeof err.value === 'string' && !/SECRET|KEY|TOKEN|PASS/.test(variable) ? ` (got "${err.value}")` : '';
     return new ConfigError(variable, `${schema?.description ?? err.message}${shown}`);
   }
   return undefined;
@@ -199,6 +206,7 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       payWindowMinutes: Number(env.ORDER_PAY_WINDOW_MINUTES ?? 30),
       queryIntervalSeconds: Number(env.ORDER_QUERY_INTERVAL_SECONDS ?? 5),
     },
+    admin: { ...(env.ADMIN_API_TOKEN ? { apiToken: env.ADMIN_API_TOKEN } : {}) },
   };
 }
 

@@ -34,7 +34,11 @@ for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
     const paid = await eventually(() => api.getOrder(order.id), (r) => r.body.status === 'PAID');
     t.match(paid.body, { status: 'PAID', amount: order.amount, transactionId: /^\d{28}$/, paidAt: String });
 
-    const doc = await orders(s).findOne({ _id: new Types.ObjectId(order.id) });
+    // The fulfilment follows the PAID write (it may still be on its way when the poll sees PAID).
+    const doc = await eventually(
+      () => orders(s).findOne({ _id: new Types.ObjectId(order.id) }),
+      (d) => d?.fulfilment?.state === 'EMITTED',
+    );
     t.same(doc!.history.map((h: { to: string }) => h.to), ['PAYING', 'PAID']);
     t.equal(doc!.history[1].source, 'notify');
     t.equal(await events(s).countDocuments({ orderId: doc!._id }), 1, 'one fulfilment event');
