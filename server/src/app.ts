@@ -155,7 +155,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(authPlugin);
     await app.register(ordersPlugin, { sweepIntervalMs: opts.sweepIntervalMs });
     await app.register(healthRoutes);
-    await app.register(sessionRoutes);
+    await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
     await app.register(notifyRoutes);
