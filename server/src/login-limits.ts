@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { SessionLimit } from './sessions.js';
 
 /**
  * How POST /api/session is limited. Buyers behind one carrier NAT or load balancer share an IP, so
@@ -51,10 +52,9 @@ export function createLoginLimits(redis: Redis, nameSpace: string, limits = LOGI
     async recordFailure(ip: string): Promise<void> {
       await redis.eval(HIT, 1, failedKey(ip), String(limits.failedPerIp.windowMs));
     },
-    /** counts a successful login; answers the state when this user is over the limit */
-    async recordLogin(openid: string): Promise<LimitState | undefined> {
-      const s = state(await redis.eval(HIT, 1, userKey(openid), String(limits.perUser.windowMs)));
-      return s.count > limits.perUser.max ? s : undefined;
+    /** the per-user limit on new sessions (counted by the session store as it creates one) */
+    perUser(openid: string): SessionLimit {
+      return { key: userKey(openid), max: limits.perUser.max, windowMs: limits.perUser.windowMs };
     },
   };
 }

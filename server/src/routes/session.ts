@@ -73,16 +73,15 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
         }
         throw err;
       }
-      const over = await limits.recordLogin(result.openid);
-      if (over) {
+      const created = await app.sessions.createWithinLimit(
+        { openid: result.openid, sessionKey: result.session_key, unionid: result.unionid },
+        limits.perUser(result.openid),
+      );
+      if ('limitedForMs' in created) {
         req.log.warn({ security: true, event: 'user_logins_limited' }, 'too many logins for one user');
-        throw throttled(reply, over.resetMs);
+        throw throttled(reply, created.limitedForMs);
       }
-      const token = await app.sessions.create({
-        openid: result.openid,
-        sessionKey: result.session_key,
-        unionid: result.unionid,
-      });
+      const { token } = created;
       return { token, expiresIn: app.sessions.ttlSeconds };
     },
   );
