@@ -127,7 +127,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       statusCode: status,
       code: named?.code ?? 'INTERNAL',
       error: httpReason(status),
-      message: named ? `${named.message} (request id ${req.id})` : `Something went wrong; quote request id ${req.id}`,
+      message: named ? named.message : `Something went wrong; quote request id ${req.id}`,
       requestId: String(req.id),
     });
   });
