@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { SessionLimit } from './sessions.js';
 
@@ -32,10 +33,25 @@ export interface LimitState {
   resetMs: number;
 }
 
+/**
+ * Who a client is for the failed-login count: its IPv4 address, or the /64 of its IPv6 address (one
+ * host, or one subscriber's network, gets a whole /64, and could otherwise walk through it).
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 const hashed = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 32);
 
 export function createLoginLimits(redis: Redis, nameSpace: string, limits = LOGIN_LIMITS) {
-  const failedKey = (ip: string) => `${nameSpace}login:failed:${ip}`;
+  const failedKey = (ip: string) => `${nameSpace}login:failed:${clientKey(ip)}`;
   // openids are personal data: Redis keys hold a hash of them.
   const userKey = (openid: string) => `${nameSpace}login:user:${hashed(openid)}`;
   const state = (reply: unknown): LimitState => {
