@@ -18,10 +18,11 @@ const PREPAY_REUSE_MS = (120 - 10) * 60_000;
  * a first payment is not started in an order's last 6 minutes (a prepay made earlier stays usable).
  */
 const MIN_PAY_WINDOW_MS = 6 * 60_000;
-const PAY_LOCK_MS = 30_000;
+/** lock leases, renewed while held (see lock.ts): a dead holder frees its order within this */
+const PAY_LOCK_MS = 5_000;
 /** how long a pay request waits for a concurrent one's prepay before answering ORDER_BUSY */
 const PAY_WAIT_MS = 5_000;
-const QUERY_LOCK_MS = 15_000;
+const QUERY_LOCK_MS = 5_000;
 
 export interface OrderServiceDeps {
   orders: OrderRepository;
