@@ -155,6 +155,8 @@ function spawnReaper(pid: number, cleanupDir?: string): ChildProcess | undefined
   try {
     const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'local-services-reaper', String(pid), cleanupDir ?? ''], {
       stdio: ['pipe', 'ignore', 'ignore'],
+      // it needs cat and sleep whatever PATH we run with: without them it would stop the child at once
+      env: { ...process.env, PATH: [process.env.PATH, '/usr/bin', '/bin'].filter(Boolean).join(path.delimiter) },
     });
     reaper.on('error', () => undefined);
     reaper.stdin?.on('error', () => undefined);

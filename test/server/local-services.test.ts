@@ -278,9 +278,11 @@ t.test(`our build (${FERRETDB_BINARY}) is chosen over another ferretdb`, async (
     await fs.rm(dir, { recursive: true, force: true });
   });
   // Two fakes that say who they are and exit; only this folder on PATH (so no mongod is found), and
-  // Go's bin folders pointed here too (so the real builds there are not found).
+  // Go's bin folders pointed here too (so the real builds there are not found). They take a moment
+  // first, like a real server: the reaper watching each child must not stop it meanwhile, even
+  // with a PATH that lacks cat and sleep.
   for (const name of ['ferretdb', FERRETDB_BINARY]) {
-    await fs.writeFile(path.join(dir, name), `#!/bin/sh\necho "fake ${name} started" >&2\nexit 3\n`, { mode: 0o755 });
+    await fs.writeFile(path.join(dir, name), `#!/bin/sh\n/bin/sleep 0.3\necho "fake ${name} started" >&2\nexit 3\n`, { mode: 0o755 });
   }
   process.env.PATH = dir;
   process.env.HOME = dir;
