@@ -25,6 +25,7 @@
  *
  * Options: --sizes=1000,20000,100000  --old-max=20000  --seconds=3 (per measurement)
  *          --concurrency=50  --only=new,old  --old-bin=/path/to/ferretdb  --target=name=uri (repeatable)
+ *          --ops=condUpdate,findOne,list,notifyPath,expiryScan (a subset)
  *          --quick (sizes 500,2000; 1 s each)
  * Writes bench/results/db-growth.json.
  */
@@ -54,6 +55,8 @@ export interface Options {
   seconds: number;
   concurrency: number;
   seed: number;
+  /** which operations to measure (all by default) */
+  ops?: ReadonlySet<string>;
 }
 
 type OpName = 'condUpdate' | 'findOne' | 'list' | 'notifyPath' | 'expiryScan';
@@ -287,6 +290,7 @@ export async function measureTarget(target: Target, opts: Options, log: (line: s
         },
       };
       for (const { op, concurrent } of OPS) {
+        if (opts.ops && !opts.ops.has(op)) continue;
         const single = await measure(target.name, size, op, 1, opts.seconds, run[op]);
         results.push(single);
         log(`${target.name} @ ${size}: ${op} x1 ${fmt(single.opsPerSec, 1)}/s${single.wrong ? ` (${single.wrong} WRONG)` : ''}`);
@@ -364,6 +368,8 @@ function args() {
   if (sizes.some((s) => !Number.isInteger(s) || s < 400) || sizes.some((s, i) => i > 0 && s <= sizes[i - 1]!)) {
     throw new Error('--sizes: increasing whole numbers, each at least 400 (the live set is 340 orders)');
   }
+  const ops = one('ops') === undefined ? undefined : new Set(one('ops')!.split(','));
+  for (const o of ops ?? []) if (!OPS.some((x) => x.op === o)) throw new Error(`--ops: unknown operation ${o}`);
   const targets = (a.get('target') ?? []).map((t) => {
     const m = /^([\w.-]+)=(mongodb(?:\+srv)?:\/\/.+)$/.exec(t);
     if (!m) throw new Error(`--target must be name=mongodb://host:port/, got ${t}`);
@@ -376,6 +382,7 @@ function args() {
     oldMax: num('old-max', 20_000),
     only: new Set((one('only') ?? (targets.length ? '' : 'new,old')).split(',').filter(Boolean)),
     oldBin: one('old-bin'),
+    ops,
     targets,
     seed: 20260101,
   };
@@ -467,7 +474,7 @@ async function main(): Promise<number> {
     const loadAverageAtEnd = os.loadavg().map((v) => round(v, 2));
     const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'db-growth.json');
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify({ machine, options: { ...opts, only: [...opts.only] }, targets: targets.map((t) => ({ name: t.name, describe: t.describe })), loadSeconds: loads, results: all, plans, totalSeconds, loadAverageAtEnd }, null, 2) + '\n');
+    writeFileSync(out, JSON.stringify({ machine, options: { ...opts, only: [...opts.only], ops: opts.ops ? [...opts.ops] : 'all' }, targets: targets.map((t) => ({ name: t.name, describe: t.describe })), loadSeconds: loads, results: all, plans, totalSeconds, loadAverageAtEnd }, null, 2) + '\n');
     console.log(`\nload average at end: ${loadAverageAtEnd.join(' ')}; total ${fmt(totalSeconds, 1)} s; figures written to ${out}`);
     if (wrong > 0) console.log(`db-growth: ${wrong} operations returned a wrong result (see WRONG above)`);
     return wrong > 0 ? 1 : 0;
