@@ -40,7 +40,7 @@ export const FERRETDB_BINARY = `ferretdb-${FERRETDB_PATCH_MARKER}`;
 /** How to get FerretDB on a machine with Go; printed when no MongoDB-compatible server is found. */
 export const FERRETDB_INSTALL_HINT = [
   `Install FerretDB ${FERRETDB_VERSION} (needs Go): run \`bash scripts/build-ferretdb.sh\` from the repo root, which does:`,
-  `  mkdir -p ~/.cache/wxpay-mp/ferretdb-build && cd ~/.cache/wxpay-mp/ferretdb-build && go mod init ferretbuild`,
+  `  mkdir -p ~/.cache/wxpay-mp/ferretdb-build-${FERRETDB_PATCH_MARKER} && cd ~/.cache/wxpay-mp/ferretdb-build-${FERRETDB_PATCH_MARKER} && go mod init ferretbuild`,
   `  go get -tool github.com/FerretDB/FerretDB/cmd/ferretdb@${FERRETDB_VERSION}`,
   `  then builds it from a copy of the module source with build/version/version.txt filled in and`,
   `  scripts/ferretdb/wxpay-mp.patch applied (atomic single-document writes, index-backed filters),`,
