@@ -6,6 +6,7 @@ export type XmlErrorCode =
   | 'XML_MALFORMED'
   | 'XML_DUPLICATE_FIELD'
   | 'XML_NESTED_FIELD'
+  | 'XML_RESERVED_FIELD'
   | 'XML_NOT_WECHAT';
 
 export class XmlError extends Error {
@@ -21,6 +22,33 @@ export class XmlError extends Error {
 export const MAX_XML_BYTES = 64 * 1024;
 
 const FIELD_NAME_RE = /^[A-Za-z0-9_]+$/;
+
+/**
+ * Field names a plain object cannot hold as ordinary data (every own name of Object.prototype, which
+ * a field would shadow or, for __proto__, reach through), plus `prototype`. fast-xml-parser renames
+ * some of them (`toString` became `__toString`) and throws on others; WeChat sends none of them, so
+ * they are refused outright rather than carried under another name.
+ */
+const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'toLocaleString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+
+/** True for a name the codec refuses as a field (see RESERVED_FIELD_NAMES). */
+export function isReservedFieldName(name: string): boolean {
+  return RESERVED_FIELD_NAMES.has(name) || name in Object.prototype;
+}
 // Characters XML 1.0 cannot carry at all, not even in CDATA.
 const INVALID_XML_CHAR_RE =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -38,6 +66,7 @@ export function toXml(fields: Record<string, string | number | undefined | null>
   for (const [name, raw] of Object.entries(fields)) {
     if (raw === undefined || raw === null) continue;
     if (!FIELD_NAME_RE.test(name)) throw new TypeError(`toXml: invalid field name ${JSON.stringify(name)}`);
+    if (isReservedFieldName(name)) throw new TypeError(`toXml: reserved field name ${name}`);
     if (typeof raw === 'number' && !Number.isFinite(raw)) throw new TypeError(`toXml: field ${name} is not a finite number`);
     const value = String(raw);
     if (INVALID_XML_CHAR_RE.test(value)) {
@@ -111,6 +140,8 @@ function refuseDeclarations(text: string): void {
         }
       }
       if (j >= text.length) throw new XmlError('XML_MALFORMED', 'unterminated tag');
+      const name = /^\/?([^\s/>]*)/.exec(text.slice(lt + 1, j))?.[1] ?? '';
+      if (isReservedFieldName(name)) throw new XmlError('XML_RESERVED_FIELD', `field name ${name} is reserved`);
       i = j + 1;
     }
   }
