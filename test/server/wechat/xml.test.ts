@@ -78,7 +78,10 @@ t.test('refuses DOCTYPE and ENTITY declarations, wherever they hide', async (t) 
   t.equal(code(() => parseXml('<!doctype xml><xml/>')), 'XML_FORBIDDEN_DECLARATION');
   t.equal(code(() => parseXml('<xml><a>1</a><!ENTITY x "y"></xml>')), 'XML_FORBIDDEN_DECLARATION');
   t.equal(code(() => parseXml('<xml><!-- <![CDATA[ --><!ENTITY x "y"> ]]> --></xml>')), 'XML_FORBIDDEN_DECLARATION');
-  t.equal(code(() => parseXml('<xml><a g="<!--">1</a><!DOCTYPE x></xml>')), 'XML_FORBIDDEN_DECLARATION');
+  t.equal(code(() => parseXml('<xml><a g="]]> -->">1</a><!DOCTYPE x></xml>')), 'XML_FORBIDDEN_DECLARATION');
+  t.equal(code(() => parseXml("<xml><a g='\"' h=\"'\">1</a><!DOCTYPE x></xml>")), 'XML_FORBIDDEN_DECLARATION');
+  // XML does not allow < in an attribute value, so no comment can start there to hide what follows.
+  t.equal(code(() => parseXml('<xml><a g="<!--">1</a><!DOCTYPE x></xml>')), 'XML_MALFORMED');
   t.equal(code(() => parseXml(Buffer.from(xxe, 'utf8'))), 'XML_FORBIDDEN_DECLARATION');
   // The same text inside CDATA is just a value.
   t.same(parseXml('<xml><a><![CDATA[<!DOCTYPE x>]]></a></xml>'), { a: '<!DOCTYPE x>' });
@@ -110,6 +113,49 @@ t.test('refuses nested, duplicate, oversize, non-WeChat and malformed documents'
   t.equal(code(() => parseXml(Buffer.from(big))), 'XML_TOO_LARGE');
   t.equal(code(() => parseXml('<xml><a>中</a></xml>', { maxBytes: 20 })), 'XML_TOO_LARGE', 'bytes, not characters');
   t.same(parseXml('<xml><a>中</a></xml>', { maxBytes: 21 }), { a: '中' });
+});
+
+t.test('refuses what the fast-xml-parser reading let through: PIs, characters XML cannot carry, stray & and ]]>, bad markup', async (t) => {
+  const cases: Array<[string | Buffer, string]> = [
+    // processing instructions other than the XML declaration at the very start
+    ['<xml><?pi x?><a>1</a></xml>', 'XML_FORBIDDEN_DECLARATION'],
+    ['<?xml-stylesheet href="x.xsl"?><xml><a>1</a></xml>', 'XML_FORBIDDEN_DECLARATION'],
+    ['<xml><a>1</a></xml><?pi?>', 'XML_FORBIDDEN_DECLARATION'],
+    ['<xml><a>x<?php echo 1 ?>y</a></xml>', 'XML_FORBIDDEN_DECLARATION'],
+    ['<?XML version="1.0"?><xml/>', 'XML_FORBIDDEN_DECLARATION'],
+    ['<?xmlfoo?><xml/>', 'XML_FORBIDDEN_DECLARATION'],
+    ['<xml><a>1</a><?xml version="1.0"?></xml>', 'XML_MALFORMED'],
+    ['<?xml?><xml/>', 'XML_MALFORMED'],
+    ['<?xml foo="bar"?><xml/>', 'XML_MALFORMED'],
+    // characters XML 1.0 cannot carry, raw or as references
+    ['<xml><a>\u0001</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a><![CDATA[\u0000]]></a></xml>', 'XML_MALFORMED'],
+    ['<xml><a><![CDATA[\uFFFE]]></a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>\uD800</a></xml>', 'XML_MALFORMED'],
+    [Buffer.from('<xml><a>\u000B</a></xml>'), 'XML_MALFORMED'],
+    ['<xml><a>&#1;</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>&#xFFFE;</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>&#xD800;</a></xml>', 'XML_MALFORMED'],
+    // a & that starts no reference, ]]> in text, -- in a comment
+    ['<xml><a>&#;</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>&#x;</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>x]]>y</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>1</a><!-- a -- b --></xml>', 'XML_MALFORMED'],
+    ['<xml><a>1</a><!-- a ---></xml>', 'XML_MALFORMED'],
+    // attributes and tags
+    ['<xml><a b="&xxe;">1</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a b="<">1</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a\u00a0>1</a></xml>', 'XML_MALFORMED'],
+    ['<xml><a>1</a\uFEFF></xml>', 'XML_MALFORMED'],
+    // text outside the root element
+    ['<xml><a>1</a></xml>&amp;', 'XML_MALFORMED'],
+    ['\uFEFF\uFEFF<xml><a>1</a></xml>', 'XML_MALFORMED'],
+  ];
+  for (const [doc, expected] of cases) t.equal(code(() => parseXml(doc)), expected, JSON.stringify(String(doc)));
+  // What stays accepted around them.
+  t.same(parseXml('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><xml><a>&#9;&#10;&#13;&#x10FFFF;</a><!-- ok - ok --></xml>'), { a: '\t\n\r\u{10FFFF}' });
+  t.same(parseXml('<xml><a b="]]> &amp; &#20013;">x]]<!---->>y</a></xml>'), { a: 'x]]>y' });
+  t.same(parseXml('\uFEFF<xml><a>1</a></xml>'), { a: '1' });
 });
 
 t.test('field names a plain object cannot carry as is are refused, never renamed or dropped', async (t) => {
