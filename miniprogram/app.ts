@@ -35,6 +35,7 @@ const api = createApi(
     defaultSandboxBase: config.sandbox.base,
     pollScheduleSeconds: config.pollScheduleSeconds,
     maxConfirmMs: config.maxConfirmMs,
+    failedGraceMs: config.failedGraceMs,
   },
   {
     ...deps,

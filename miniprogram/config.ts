@@ -27,6 +27,8 @@ export interface AppConfig {
   pollScheduleSeconds: readonly number[];
   /** give up polling (and say "do not pay again") after this long */
   maxConfirmMs: number;
+  /** keep polling a FAILED order this long (the server may still see the payment) before offering 重新支付 */
+  failedGraceMs: number;
   pageSize: number;
 }
 
@@ -40,5 +42,6 @@ export const config: AppConfig = {
   },
   pollScheduleSeconds: [1, 1, 2, 2, 3, 5],
   maxConfirmMs: 60_000,
+  failedGraceMs: 6_000,
   pageSize: 10,
 };

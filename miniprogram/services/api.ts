@@ -14,6 +14,8 @@ export interface ApiConfig {
   defaultSandboxBase?: string;
   pollScheduleSeconds?: readonly number[];
   maxConfirmMs?: number;
+  /** how long the poll keeps asking about a FAILED order before it answers 'failed' */
+  failedGraceMs?: number;
 }
 
 /** what `depsFromWx(wx)` gives, plus the sandbox-mode hooks */
@@ -49,6 +51,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Api {
     ...(config.defaultSandboxBase !== undefined ? { defaultSandboxBase: config.defaultSandboxBase } : {}),
     ...(config.pollScheduleSeconds !== undefined ? { pollScheduleSeconds: config.pollScheduleSeconds } : {}),
     ...(config.maxConfirmMs !== undefined ? { maxConfirmMs: config.maxConfirmMs } : {}),
+    ...(config.failedGraceMs !== undefined ? { failedGraceMs: config.failedGraceMs } : {}),
     sleep: deps.sleep,
     now: deps.now,
   });

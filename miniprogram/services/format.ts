@@ -20,12 +20,18 @@ export function formatTime(iso: string | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
+// Buyer-facing text is zh-CN first; these are the first strings moved (the rest is a later i18n pass).
+/** FAILED: WeChat reported the attempt failed. No money was taken and the server takes a new attempt. */
+export const FAILED_TEXT = '支付失败';
+export const FAILED_NOTE = '未扣款，可重新支付';
+export const PAY_AGAIN_TEXT = '重新支付';
+
 const STATUS_TEXT: Record<OrderStatus, string> = {
   CREATED: 'Awaiting payment',
   PAYING: 'Awaiting payment',
   PAID: 'Paid',
   CLOSED: 'Closed',
-  FAILED: 'Payment failed',
+  FAILED: FAILED_TEXT,
   REFUNDING: 'Refunding',
   REFUNDED: 'Refunded',
   PARTIALLY_REFUNDED: 'Partly refunded',
@@ -35,7 +41,17 @@ export function statusText(status: OrderStatus): string {
   return STATUS_TEXT[status] ?? status;
 }
 
-/** Orders the user may (try to) pay again. */
+/** Orders the user may (try to) pay again: as the server has it (PAYABLE in server/src/orders/model.ts). */
 export function isPayable(status: OrderStatus): boolean {
-  return status === 'CREATED' || status === 'PAYING';
+  return status === 'CREATED' || status === 'PAYING' || status === 'FAILED';
+}
+
+/** A line under the status where the status alone does not say enough ('' otherwise). */
+export function statusNote(status: OrderStatus): string {
+  return status === 'FAILED' ? FAILED_NOTE : '';
+}
+
+/** The pay button of a payable order, when no payment is under way. */
+export function payButtonText(status: OrderStatus): string {
+  return status === 'FAILED' ? PAY_AGAIN_TEXT : 'Pay';
 }

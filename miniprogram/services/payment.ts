@@ -81,7 +81,10 @@ export type PayOutcome =
   | 'cancelled'
   /** the server says CLOSED */
   | 'closed'
-  /** the server says FAILED */
+  /**
+   * the server says FAILED, and still said it after failedGraceMs: WeChat reported the attempt failed,
+   * no money was taken, and the order can be paid again (retryable)
+   */
   | 'failed'
   /** the server says REFUNDING / REFUNDED / PARTIALLY_REFUNDED (it was paid) */
   | 'refunded'
@@ -127,6 +130,13 @@ export interface PaymentOptions {
   pollScheduleSeconds?: readonly number[];
   /** stop polling with 'timeout' after this long; default 60 s */
   maxConfirmMs?: number;
+  /**
+   * FAILED is not final at once: the server keeps asking WeChat about a FAILED order (a late success
+   * can still turn it PAID), and right after paying again it can still show the last attempt's FAILED
+   * until the notify lands. So the poll goes on while FAILED is younger than this, then answers
+   * 'failed'. Default 6 s: past the server's 5 s orderquery interval, so that it asks WeChat once more.
+   */
+  failedGraceMs?: number;
 }
 
 export interface PaymentService {
@@ -147,14 +157,13 @@ function stopped(signal: StopSignal | undefined): boolean {
   return signal !== undefined && signal.aborted;
 }
 
+/** Statuses that end a poll at once. FAILED does not: it is payable, like CREATED and PAYING. */
 function finalOutcome(status: OrderStatus): PayOutcome | null {
   switch (status) {
     case 'PAID':
       return 'paid';
     case 'CLOSED':
       return 'closed';
-    case 'FAILED':
-      return 'failed';
     case 'REFUNDING':
     case 'REFUNDED':
     case 'PARTIALLY_REFUNDED':
@@ -199,6 +208,7 @@ export function createPayment(options: PaymentOptions): PaymentService {
   const { auth, orders, sleep, now } = options;
   const schedule = options.pollScheduleSeconds ?? [1, 1, 2, 2, 3, 5];
   const maxConfirmMs = options.maxConfirmMs ?? 60_000;
+  const failedGraceMs = options.failedGraceMs ?? 6_000;
   let launching = false;
   let paying = false;
   const confirming = new Map<string, number>();
@@ -301,12 +311,20 @@ export function createPayment(options: PaymentOptions): PaymentService {
         if (errMsg !== undefined) b.errMsg = errMsg;
         return b;
       };
+      /** when the answers turned FAILED (reset by any other answer) */
+      let failedSince: number | undefined;
+      const failed = (): PayResult => ({ outcome: 'failed', ...base(), retryable: true });
       for (let i = 0; ; i++) {
         if (stopped(opts.signal)) return { outcome: 'stopped', ...base(), retryable: false };
         try {
           last = await orders.get(orderId);
           const outcome = finalOutcome(last.status);
           if (outcome !== null) return { outcome, ...base(), retryable: false };
+          if (last.status !== 'FAILED') failedSince = undefined;
+          else {
+            if (failedSince === undefined) failedSince = now();
+            if (now() - failedSince >= failedGraceMs) return failed();
+          }
         } catch (e) {
           const error = toClientError(e);
           // network trouble and 5xx pass; anything else will not get better by asking again
@@ -314,7 +332,10 @@ export function createPayment(options: PaymentOptions): PaymentService {
         }
         if (stopped(opts.signal)) return { outcome: 'stopped', ...base(), retryable: false };
         const delay = (schedule[Math.min(i, schedule.length - 1)] ?? 5) * 1000;
-        if (now() - start + delay > maxConfirmMs) return { outcome: 'timeout', ...base(), retryable: false };
+        if (now() - start + delay > maxConfirmMs) {
+          // out of time on a FAILED answer: the server says no money was taken, so not "do not pay again"
+          return failedSince !== undefined ? failed() : { outcome: 'timeout', ...base(), retryable: false };
+        }
         if (await pause(delay, opts.signal)) return { outcome: 'stopped', ...base(), retryable: false };
       }
     } finally {

@@ -1,4 +1,5 @@
 // What the result page says for each outcome; kept here so that it is tested.
+import { FAILED_NOTE, FAILED_TEXT, PAY_AGAIN_TEXT } from './format.js';
 import type { ApiClientError } from './http.js';
 import type { PayOutcome } from './payment.js';
 
@@ -11,6 +12,8 @@ export interface ResultView {
   icon: 'success' | 'waiting' | 'warn' | 'info' | 'cancel';
   /** the order can be paid again from here */
   canPayAgain: boolean;
+  /** the label of that button */
+  payAgainText: string;
   /** asking the server again may help */
   canRetry: boolean;
   /** still waiting for the server's answer */
@@ -37,6 +40,7 @@ export function resultView(state: ResultState, error?: Pick<ApiClientError, 'kin
     detail,
     icon,
     canPayAgain: false,
+    payAgainText: 'Pay again',
     canRetry: false,
     busy: false,
     ...extra,
@@ -58,7 +62,8 @@ export function resultView(state: ResultState, error?: Pick<ApiClientError, 'kin
     case 'closed':
       return v('Order closed', 'This order can no longer be paid.', 'info');
     case 'failed':
-      return v('Payment failed', 'No money was taken. Place a new order to try again.', 'warn');
+      // the server keeps a FAILED order payable: the same order, paid again
+      return v(FAILED_TEXT, FAILED_NOTE, 'warn', { canPayAgain: true, payAgainText: PAY_AGAIN_TEXT });
     case 'refunded':
       return v('Refunded', 'This order was paid and then refunded.', 'info');
     case 'busy':

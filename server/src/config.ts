@@ -22,6 +22,8 @@ export interface Config {
   /** unset: main.ts starts a local server and fills it in */
   mongodbUri?: string;
   redisUrl?: string;
+  /** fail fast: how long a request waits on Redis (one command) and on an unreachable database */
+  timeouts: { redisCommandMs: number; mongodbMs: number };
   wechat: {
     appid: string;
     appsecret: string;
@@ -49,6 +51,10 @@ export interface Config {
     payWindowMinutes: number;
     /** seconds between two orderquery calls for one order from status polls */
     queryIntervalSeconds: number;
+  };
+  admin: {
+    /** bearer token of the operators' API under /admin/api/; unset: that API is off */
+    apiToken?: string;
   };
 }
 
@@ -79,6 +85,8 @@ const EnvSchema = Type.Object({
     Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'must be a mongodb:// or mongodb+srv:// URI' }),
   ),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'must be a redis:// or rediss:// URL' })),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Optional(positiveInt('must be a positive whole number of milliseconds')),
+  MONGODB_TIMEOUT_MS: Type.Optional(positiveInt('must be a positive whole number of milliseconds')),
   WECHAT_APPID: Type.Optional(
     Type.String({ pattern: '^wx[0-9a-zA-Z]{16}$', description: 'must be a mini-program appid (wx followed by 16 letters or digits)' }),
   ),
@@ -110,6 +118,9 @@ const EnvSchema = Type.Object({
   SESSION_TTL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
   ORDER_PAY_WINDOW_MINUTES: Type.Optional(positiveInt('must be a positive whole number of minutes')),
   ORDER_QUERY_INTERVAL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
+  ADMIN_API_TOKEN: Type.Optional(
+    Type.String({ pattern: '^[\\x21-\\x7e]{32,256}$', description: 'must be 32 to 256 printable characters (make one with: openssl rand -base64 32)' }),
+  ),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -119,7 +130,7 @@ function firstError(env: Record<string, unknown>): ConfigError | undefined {
   for (const err of Value.Errors(EnvSchema, env)) {
     const variable = err.path.replace(/^\//, '').split('/')[0] ?? '';
     const schema = (EnvSchema.properties as Record<string, TSchema>)[variable];
-    const shown = typeof err.value === 'string' && !/SECRET|KEY/.test(variable) ? ` (got "${err.value}")` : '';
+    const shown = typeof err.value === 'string' && !/SECRET|KEY|TOKEN|PASS/.test(variable) ? ` (got "${err.value}")` : '';
     return new ConfigError(variable, `${schema?.description ?? err.message}${shown}`);
   }
   return undefined;
@@ -181,6 +192,10 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     mongodbUri: env.MONGODB_URI,
     redisUrl: env.REDIS_URL,
+    timeouts: {
+      redisCommandMs: Number(env.REDIS_COMMAND_TIMEOUT_MS ?? 2_000),
+      mongodbMs: Number(env.MONGODB_TIMEOUT_MS ?? 3_000),
+    },
     wechat: {
       appid: env.WECHAT_APPID ?? DEMO_MERCHANT.appid,
       appsecret: env.WECHAT_APPSECRET ?? DEMO_MERCHANT.secret,
@@ -199,6 +214,7 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       payWindowMinutes: Number(env.ORDER_PAY_WINDOW_MINUTES ?? 30),
       queryIntervalSeconds: Number(env.ORDER_QUERY_INTERVAL_SECONDS ?? 5),
     },
+    admin: { ...(env.ADMIN_API_TOKEN ? { apiToken: env.ADMIN_API_TOKEN } : {}) },
   };
 }
 

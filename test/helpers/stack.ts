@@ -19,6 +19,15 @@ export interface StackOptions {
   tweak?: (c: Config) => Config;
   /** a pino destination for the server's logs (e.g. to assert that no secret is logged) */
   logStream?: { write(line: string): void };
+  /**
+   * the sandbox's closeorder rule: closeorder refuses (signed SYSTEMERROR) a trade younger than this.
+   * Default here 0 (off), so that tests may cancel an order right after paying it; the sandbox's own
+   * default is WeChat's 300. Turn it on with 300, or at run time with
+   * `stack.faults({ closeorder: { minAgeSeconds: 300 } })` (clearFaults() puts back this start value).
+   */
+  closeorderMinAgeSeconds?: number;
+  /** the sandbox's clock (prepay_id and login-code lifetimes, time_expire, the closeorder rule); default Date.now */
+  sandboxNow?: () => number;
 }
 
 export interface Stack {
@@ -52,6 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     port: 0,
     merchants: [DEMO_MERCHANT],
     timeScale: opts.timeScale ?? 0.001,
+    closeorderMinAgeSeconds: opts.closeorderMinAgeSeconds ?? 0,
+    ...(opts.sandboxNow ? { now: opts.sandboxNow } : {}),
     logger: false,
   });
   const base = testConfig(opts.env);

@@ -3,7 +3,7 @@
 // the result page's job: the pay sheet hides this page, so no polling here.
 import type { Order } from '../../../shared/api.js';
 import type { IAppOption } from '../../app.js';
-import { formatFen, isPayable, statusText } from '../../services/format.js';
+import { formatFen, isPayable, payButtonText, statusNote, statusText } from '../../services/format.js';
 import { isApiClientError } from '../../services/http.js';
 import { newIdempotencyKey } from '../../services/orders.js';
 import type { PayPhase } from '../../services/payment.js';
@@ -25,10 +25,14 @@ interface ConfirmData {
   lines: ConfirmLine[];
   amountText: string;
   statusText: string;
+  /** FAILED: no money was taken, pay again */
+  statusNote: string;
   payable: boolean;
   /** a pay request is in flight: the button is disabled */
   paying: boolean;
   payLabel: string;
+  /** payLabel when no payment is under way (重新支付 for a FAILED order) */
+  idleLabel: string;
 }
 
 const app = getApp<IAppOption>();
@@ -52,7 +56,10 @@ function view(order: Order): Partial<ConfirmData> {
     })),
     amountText: formatFen(order.amount),
     statusText: statusText(order.status),
+    statusNote: statusNote(order.status),
     payable: isPayable(order.status),
+    payLabel: payButtonText(order.status),
+    idleLabel: payButtonText(order.status),
   };
 }
 
@@ -65,9 +72,11 @@ Page({
     lines: [],
     amountText: '',
     statusText: '',
+    statusNote: '',
     payable: false,
     paying: false,
     payLabel: 'Pay',
+    idleLabel: 'Pay',
   } as ConfirmData,
 
   /** set once: a page never creates two orders */
@@ -120,7 +129,7 @@ Page({
     const res = await app.api.payment.launch(id, {
       onPhase: (phase) => this.setData({ payLabel: PHASE_LABEL[phase] }),
     });
-    this.setData({ paying: false, payLabel: 'Pay' });
+    this.setData({ paying: false, payLabel: this.data.idleLabel });
     switch (res.outcome) {
       case 'confirming':
       case 'cancelled':
@@ -136,7 +145,7 @@ Page({
       case 'error':
         // a refusal: show the order as it now stands, then why (prepare clears the error)
         if (!res.retryable) await this.prepare(id);
-        this.setData({ error: errorText(res.error), payLabel: res.retryable ? 'Retry payment' : 'Pay' });
+        this.setData({ error: errorText(res.error), payLabel: res.retryable ? 'Retry payment' : this.data.idleLabel });
         return;
       default:
         return;

@@ -1,7 +1,7 @@
 import type { Order } from '../../../shared/api.js';
 import type { IAppOption } from '../../app.js';
 import { config } from '../../config.js';
-import { formatFen, formatTime, isPayable, statusText } from '../../services/format.js';
+import { formatFen, formatTime, isPayable, payButtonText, statusNote, statusText } from '../../services/format.js';
 import { isApiClientError } from '../../services/http.js';
 import { errorText } from '../../services/result-view.js';
 
@@ -11,9 +11,12 @@ interface OrderRow {
   amountText: string;
   status: string;
   statusText: string;
+  /** what the status means for the buyer, when it needs saying (FAILED: no money taken) */
+  statusNote: string;
   createdText: string;
   summary: string;
   payable: boolean;
+  payText: string;
 }
 
 interface OrdersData {
@@ -35,9 +38,11 @@ function row(o: Order): OrderRow {
     amountText: formatFen(o.amount),
     status: o.status,
     statusText: statusText(o.status),
+    statusNote: statusNote(o.status),
     createdText: formatTime(o.createdAt),
     summary: o.items.map((i) => `${i.name} × ${i.quantity}`).join(', '),
     payable: isPayable(o.status),
+    payText: payButtonText(o.status),
   };
 }
 

@@ -26,6 +26,7 @@ export interface OrderItemDoc {
 
 export interface PrepayDoc {
   prepayId: string;
+  /** the sign type of the unifiedorder that made it: its notify is signed the same way */
   signType: 'MD5' | 'HMAC-SHA256';
   createdAt: Date;
   /** when we stop reusing it (WeChat's 2 hours, less a margin, capped by the order's expiry) */
@@ -40,11 +41,36 @@ export interface TransitionDoc {
   source: string;
 }
 
+/**
+ * PENDING: paid, the fulfilment event is on its way; EMITTED: recorded in fulfilment_events;
+ * HELD: paid, but something about the payment needs an operator first (see `flags`): never emitted automatically.
+ */
 export interface FulfilmentDoc {
-  state: 'PENDING' | 'EMITTED';
+  state: 'PENDING' | 'EMITTED' | 'HELD';
   createdAt: Date;
   emittedAt?: Date;
 }
+
+/** A payment WeChat reported beyond the one that settled the order: money an operator must return. */
+export interface ExtraPaymentDoc {
+  transactionId: string;
+  totalFee: number;
+  paidAt: Date;
+  reportedAt: Date;
+  source: string;
+}
+
+/** Why an order waits for an operator (the follow-up queue). */
+export const FOLLOW_UP_FLAGS = [
+  'PAID_AFTER_CLOSE',
+  'AMOUNT_MISMATCH',
+  'OPENID_MISMATCH',
+  'TRADE_TYPE_MISMATCH',
+  'FEE_TYPE_MISMATCH',
+  'SECOND_TRANSACTION',
+  'TRANSACTION_REUSED',
+] as const;
+export type FollowUpFlag = (typeof FOLLOW_UP_FLAGS)[number];
 
 export interface OrderDoc {
   _id: Types.ObjectId;
@@ -53,6 +79,17 @@ export interface OrderDoc {
   status: OrderStatus;
   amount: number;
   items: OrderItemDoc[];
+  /** the trade type its prepays are made with (JSAPI for the mini-program) */
+  tradeType?: string;
+  /**
+   * One order per (buyer, Idempotency-Key): a hash of both, unique. Orders made without a key get a
+   * value of their own (`order:<outTradeNo>`), so that the unique index never sees a missing value.
+   */
+  idemKey?: string;
+  /** the hash of the request body that made it, to refuse the same key for another cart */
+  idemBodyHash?: string;
+  /** every sign type this order's prepays were made with (its notifies are signed with one of them) */
+  signTypes?: string[];
   /** the buyer's IP at ordering: every unifiedorder of this out_trade_no sends the same one */
   clientIp: string;
   createdAt: Date;
@@ -62,8 +99,12 @@ export interface OrderDoc {
   transactionId?: string;
   /** total_fee WeChat reported for the payment */
   paidAmount?: number;
-  /** for operators: PAID_AFTER_CLOSE, SECOND_TRANSACTION, ... */
+  /** for operators: PAID_AFTER_CLOSE, AMOUNT_MISMATCH, SECOND_TRANSACTION, ... (see FOLLOW_UP_FLAGS) */
   flags: string[];
+  /** OPEN while an operator must look at it (a flag was raised); RESOLVED once one has */
+  followUp?: 'OPEN' | 'RESOLVED' | null;
+  /** payments reported beyond the one recorded in transactionId */
+  extraPayments?: ExtraPaymentDoc[];
   lastQueryAt?: Date;
   fulfilment?: FulfilmentDoc | null;
   history: TransitionDoc[];
@@ -94,6 +135,10 @@ const OrderSchema = new Schema<OrderDoc>(
     status: { type: String, required: true, enum: ORDER_STATUSES },
     amount: { type: Number, required: true },
     items: { type: [ItemSchema], required: true },
+    tradeType: String,
+    idemKey: { type: String, required: true },
+    idemBodyHash: String,
+    signTypes: { type: [String], default: undefined },
     clientIp: { type: String, required: true },
     createdAt: { type: Date, required: true },
     expiresAt: { type: Date, required: true },
@@ -108,6 +153,16 @@ const OrderSchema = new Schema<OrderDoc>(
     transactionId: String,
     paidAmount: Number,
     flags: { type: [String], default: [] },
+    followUp: { type: String, default: null },
+    extraPayments: {
+      type: [
+        new Schema<ExtraPaymentDoc>(
+          { transactionId: String, totalFee: Number, paidAt: Date, reportedAt: Date, source: String },
+          { _id: false },
+        ),
+      ],
+      default: undefined,
+    },
     lastQueryAt: Date,
     fulfilment: {
       type: new Schema<FulfilmentDoc>({ state: String, createdAt: Date, emittedAt: Date }, { _id: false }),
@@ -125,6 +180,8 @@ OrderSchema.index({ outTradeNo: 1 }, { unique: true });
 OrderSchema.index({ openid: 1, createdAt: -1 });
 OrderSchema.index({ 'fulfilment.state': 1 });
 OrderSchema.index({ status: 1, expiresAt: 1 });
+OrderSchema.index({ idemKey: 1 }, { unique: true });
+OrderSchema.index({ followUp: 1 });
 
 const FulfilmentEventSchema = new Schema<FulfilmentEventDoc>(
   {
@@ -139,6 +196,8 @@ const FulfilmentEventSchema = new Schema<FulfilmentEventDoc>(
   { collection: 'fulfilment_events', versionKey: false },
 );
 FulfilmentEventSchema.index({ orderId: 1 }, { unique: true });
+// A WeChat transaction pays one order: a second order claiming it is held for an operator.
+FulfilmentEventSchema.index({ transactionId: 1 }, { unique: true });
 
 export interface OrderModels {
   Order: Model<OrderDoc>;
@@ -151,7 +210,24 @@ export async function orderModels(conn: Connection): Promise<OrderModels> {
   const FulfilmentEvent =
     (conn.models.FulfilmentEvent as Model<FulfilmentEventDoc> | undefined) ??
     conn.model<FulfilmentEventDoc>('FulfilmentEvent', FulfilmentEventSchema);
+  await migrateIdemKeys(Order);
   await Order.createIndexes();
   await FulfilmentEvent.createIndexes();
   return { Order, FulfilmentEvent };
+}
+
+/**
+ * Orders stored before idemKey existed get their own value, so that the unique index can be built
+ * (a missing value counts as null, and two nulls would clash).
+ */
+async function migrateIdemKeys(Order: Model<OrderDoc>): Promise<void> {
+  for (;;) {
+    const batch = await Order.find({ idemKey: { $exists: false } }, { _id: 1, outTradeNo: 1 }).limit(500).lean<Pick<OrderDoc, '_id' | 'outTradeNo'>[]>();
+    if (batch.length === 0) return;
+    await Order.bulkWrite(
+      batch.map((o) => ({
+        updateOne: { filter: { _id: o._id, idemKey: { $exists: false } }, update: { $set: { idemKey: `order:${o.outTradeNo}` } } },
+      })),
+    );
+  }
 }

@@ -10,6 +10,22 @@ export interface NewOrder {
   clientIp: string;
   createdAt: Date;
   expiresAt: Date;
+  tradeType: string;
+  idemKey: string;
+  idemBodyHash?: string;
+}
+
+/** What a verified payment report (notify or orderquery) says was paid. */
+export interface PaymentFacts {
+  transactionId: string;
+  totalFee: number;
+  paidAt: Date;
+}
+
+export interface TransitionChanges {
+  set?: Record<string, unknown>;
+  /** flags to raise; any flag also opens the order's follow-up */
+  flags?: readonly string[];
 }
 
 export interface PageCursor {
@@ -55,47 +71,94 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
     },
 
     /**
-     * The only way an order changes state: one atomic conditional update, filtered on the
-     * states it may come from. Returns the updated order to the single winner, null to everyone else.
+     * The only way an order changes state: one atomic conditional update on the state the caller
+     * read. Returns the updated order to the single winner, null to everyone else (re-read and decide).
      */
     async transition(
-      key: OrderKey,
-      from: readonly OrderStatus[],
+      id: Types.ObjectId,
+      from: OrderStatus,
       to: OrderStatus,
       source: string,
-      changes: { set?: Record<string, unknown>; addFlag?: string } = {},
+      changes: TransitionChanges = {},
       now = new Date(),
     ): Promise<OrderDoc | null> {
-      const filter = keyFilter(key);
-      if (!filter) return null;
-      const current = await Order.findOne(filter, { status: 1 }).lean<Pick<OrderDoc, 'status'>>();
-      if (!current || !from.includes(current.status)) return null;
       const update: UpdateQuery<OrderDoc> = {
         $set: { ...changes.set, status: to },
-        $push: { history: { from: current.status, to, at: now, source } },
+        $push: { history: { from, to, at: now, source } },
         $inc: { version: 1 },
       };
-      if (changes.addFlag) update.$addToSet = { flags: changes.addFlag };
-      // Filtering on the status just read (not the whole `from` list) keeps the history entry true.
-      return Order.findOneAndUpdate({ ...filter, status: current.status }, update, { returnDocument: 'after' }).lean<OrderDoc>();
-    },
-
-    /** Stores a prepay for an order that is still payable, moving it to PAYING. */
-    async attachPrepay(id: string, prepay: PrepayDoc, now = new Date()): Promise<OrderDoc | null> {
-      const filter = keyFilter({ id });
-      if (!filter) return null;
-      const current = await Order.findOne(filter, { status: 1 }).lean<Pick<OrderDoc, 'status'>>();
-      if (!current || !['CREATED', 'PAYING', 'FAILED'].includes(current.status)) return null;
-      const update: UpdateQuery<OrderDoc> = { $set: { prepay, status: 'PAYING' }, $inc: { version: 1 } };
-      if (current.status !== 'PAYING') {
-        update.$push = { history: { from: current.status, to: 'PAYING', at: now, source: 'pay' } };
+      if (changes.flags && changes.flags.length > 0) {
+        update.$addToSet = { flags: { $each: [...changes.flags] } };
+        (update.$set as Record<string, unknown>).followUp = 'OPEN';
       }
-      return Order.findOneAndUpdate({ ...filter, status: current.status }, update, { returnDocument: 'after' }).lean<OrderDoc>();
+      return Order.findOneAndUpdate({ _id: id, status: from }, update, { returnDocument: 'after' }).lean<OrderDoc>();
     },
 
-    async addFlag(key: OrderKey, flag: string): Promise<void> {
-      const filter = keyFilter(key);
-      if (filter) await Order.updateOne(filter, { $addToSet: { flags: flag } });
+    /**
+     * The common case of a payment, in one conditional write: the order is PAYING, for exactly this
+     * amount, buyer and trade type, and its prepays were signed the way the report was. Anything else
+     * misses (null) and the caller takes the careful path.
+     */
+    async settlePaidFast(
+      match: { outTradeNo: string; amount: number; openid: string; tradeType: string; signType?: string },
+      paid: PaymentFacts,
+      source: string,
+      now = new Date(),
+    ): Promise<OrderDoc | null> {
+      const filter: Record<string, unknown> = {
+        outTradeNo: match.outTradeNo,
+        status: 'PAYING',
+        amount: match.amount,
+        openid: match.openid,
+        tradeType: match.tradeType,
+      };
+      if (match.signType) filter.signTypes = match.signType;
+      return Order.findOneAndUpdate(
+        filter,
+        {
+          $set: {
+            status: 'PAID',
+            paidAt: paid.paidAt,
+            transactionId: paid.transactionId,
+            paidAmount: paid.totalFee,
+            fulfilment: { state: 'PENDING', createdAt: now },
+          },
+          $push: { history: { from: 'PAYING', to: 'PAID', at: now, source } },
+          $inc: { version: 1 },
+        },
+        { returnDocument: 'after' },
+      ).lean<OrderDoc>();
+    },
+
+    /** Stores a prepay for an order still in the payable state the caller read, moving it to PAYING. */
+    async attachPrepay(order: Pick<OrderDoc, '_id' | 'status'>, prepay: PrepayDoc, now = new Date()): Promise<OrderDoc | null> {
+      if (!['CREATED', 'PAYING', 'FAILED'].includes(order.status)) return null;
+      const update: UpdateQuery<OrderDoc> = {
+        $set: { prepay, status: 'PAYING' },
+        $addToSet: { signTypes: prepay.signType },
+        $inc: { version: 1 },
+      };
+      if (order.status !== 'PAYING') {
+        update.$push = { history: { from: order.status, to: 'PAYING', at: now, source: 'pay' } };
+      }
+      return Order.findOneAndUpdate({ _id: order._id, status: order.status }, update, { returnDocument: 'after' }).lean<OrderDoc>();
+    },
+
+    /**
+     * Records a payment WeChat reported for an order already paid by another transaction: the money
+     * must go back, so it is kept on the order, flagged, and opens the follow-up. Idempotent.
+     */
+    async recordExtraPayment(id: Types.ObjectId, paid: PaymentFacts, source: string, now = new Date()): Promise<boolean> {
+      const res = await Order.updateOne(
+        { _id: id, transactionId: { $ne: paid.transactionId }, 'extraPayments.transactionId': { $ne: paid.transactionId } },
+        {
+          $push: { extraPayments: { ...paid, reportedAt: now, source } },
+          $addToSet: { flags: 'SECOND_TRANSACTION' },
+          $set: { followUp: 'OPEN' },
+          $inc: { version: 1 },
+        },
+      );
+      return res.modifiedCount === 1;
     },
 
     async markQueried(id: string, at: Date): Promise<void> {
@@ -104,34 +167,47 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
     },
 
     /**
-     * Copies a paid order's pending fulfilment into the outbox collection (idempotent: one event per
-     * order, by a unique index), then marks it emitted. Safe to repeat after any crash.
+     * Records a paid order's fulfilment in the outbox collection (one insert, one event per order by a
+     * unique index), then marks it emitted. Safe to repeat after any crash. A transaction that already
+     * fulfilled another order is not fulfilled twice: the order is held for an operator instead.
      */
-    async emitFulfilment(order: OrderDoc, now = new Date()): Promise<void> {
-      if (!order.transactionId || !order.paidAt) return;
+    async emitFulfilment(order: OrderDoc, now = new Date()): Promise<'emitted' | 'held' | 'skipped'> {
+      if (!order.transactionId || !order.paidAt || order.fulfilment?.state !== 'PENDING') return 'skipped';
       try {
-        await FulfilmentEvent.updateOne(
-          { orderId: order._id },
-          {
-            $setOnInsert: {
-              orderId: order._id,
-              outTradeNo: order.outTradeNo,
-              openid: order.openid,
-              amount: order.paidAmount ?? order.amount,
-              transactionId: order.transactionId,
-              paidAt: order.paidAt,
-              createdAt: now,
-            },
-          },
-          { upsert: true },
-        );
+        await FulfilmentEvent.create({
+          orderId: order._id,
+          outTradeNo: order.outTradeNo,
+          openid: order.openid,
+          amount: order.paidAmount ?? order.amount,
+          transactionId: order.transactionId,
+          paidAt: order.paidAt,
+          createdAt: now,
+        });
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
+        const mine = await FulfilmentEvent.exists({ orderId: order._id });
+        if (!mine) {
+          await Order.updateOne(
+            { _id: order._id, 'fulfilment.state': 'PENDING' },
+            { $set: { 'fulfilment.state': 'HELD', followUp: 'OPEN' }, $addToSet: { flags: 'TRANSACTION_REUSED' }, $inc: { version: 1 } },
+          );
+          return 'held';
+        }
       }
       await Order.updateOne(
         { _id: order._id, 'fulfilment.state': 'PENDING' },
         { $set: { 'fulfilment.state': 'EMITTED', 'fulfilment.emittedAt': now } },
       );
+      return 'emitted';
+    },
+
+    /** The follow-up queue: orders an operator must look at, oldest first. */
+    async openFollowUps(limit = 100): Promise<OrderDoc[]> {
+      return Order.find({ followUp: 'OPEN' }).sort({ createdAt: 1 }).limit(limit).lean<OrderDoc[]>();
+    },
+
+    async findByIdemKey(idemKey: string): Promise<OrderDoc | null> {
+      return Order.findOne({ idemKey }).lean<OrderDoc>();
     },
 
     async pendingFulfilments(olderThan: Date, limit = 100): Promise<OrderDoc[]> {

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Order, OrderItemInput, PayParams } from '../../../shared/api.js';
@@ -6,10 +6,10 @@ import { MAX_LINE_QUANTITY, MAX_LINES, MAX_ORDER_AMOUNT, type Catalog } from '..
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import { withLock } from '../lock.js';
-import { paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
+import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
 import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
 import type { OrderRepository } from './repository.js';
-import { applyTradeState, type TradeReport } from './settle.js';
+import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
 
 /** WeChat keeps a prepay_id for 2 hours; we stop reusing one 10 minutes before that. */
 const PREPAY_REUSE_MS = (120 - 10) * 60_000;
@@ -18,10 +18,11 @@ const PREPAY_REUSE_MS = (120 - 10) * 60_000;
  * a first payment is not started in an order's last 6 minutes (a prepay made earlier stays usable).
  */
 const MIN_PAY_WINDOW_MS = 6 * 60_000;
-const PAY_LOCK_MS = 30_000;
+/** lock leases, renewed while held (see lock.ts): a dead holder frees its order within this */
+const PAY_LOCK_MS = 5_000;
 /** how long a pay request waits for a concurrent one's prepay before answering ORDER_BUSY */
 const PAY_WAIT_MS = 5_000;
-const QUERY_LOCK_MS = 15_000;
+const QUERY_LOCK_MS = 5_000;
 
 export interface OrderServiceDeps {
   orders: OrderRepository;
@@ -32,6 +33,19 @@ export interface OrderServiceDeps {
   log: FastifyBaseLogger;
   /** the notify_url sent to WeChat (resolved once the server listens, in sandbox mode) */
   notifyUrl: () => string;
+  /**
+   * Starts the fulfilment of an order that just became PAID (unflagged). Defaults to recording the
+   * fulfilment event at once; the job queue passes its own. Its failure never undoes the payment:
+   * the order's PENDING mark stays, and the background scan finishes it.
+   */
+  fulfil?: (order: OrderDoc) => Promise<void>;
+}
+
+export interface CreateOptions {
+  /** the client's Idempotency-Key: one order per (buyer, key), kept by the database's unique index */
+  idempotencyKey?: string;
+  /** what the key is bound to (the cart): the same key with another cart is refused */
+  body?: unknown;
 }
 
 export function toApiOrder(o: OrderDoc): Order {
@@ -55,12 +69,31 @@ export function newOutTradeNo(now = new Date()): string {
   return `${toBeijingTime(now)}${digits}`;
 }
 
-function reportFromQuery(q: OrderQueryResult): TradeReport {
+/** orderquery's answer as a trade report; a malformed answer is refused, never guessed at. */
+export function reportFromQuery(q: OrderQueryResult): TradeReport {
   switch (q.trade_state) {
     case 'SUCCESS':
-    case 'REFUND':
-      if (!q.transaction_id || q.total_fee === undefined || !q.time_end) return { state: 'NOTPAY' };
-      return { state: 'SUCCESS', transactionId: q.transaction_id, totalFee: q.total_fee, paidAt: beijing(q.time_end) };
+    // REFUND: paid, then (partly) refunded; the payment happened all the same.
+    case 'REFUND': {
+      if (!q.transaction_id || q.total_fee === undefined || !q.time_end) {
+        throw new WxPayError('BAD_RESPONSE', 'orderquery: a paid trade without transaction_id, total_fee or time_end', { api: 'orderquery' });
+      }
+      let paidAt: Date;
+      try {
+        paidAt = fromBeijingTime(q.time_end);
+      } catch {
+        throw new WxPayError('BAD_RESPONSE', 'orderquery: time_end is not yyyyMMddHHmmss', { api: 'orderquery' });
+      }
+      return {
+        state: 'SUCCESS',
+        transactionId: q.transaction_id,
+        totalFee: q.total_fee,
+        paidAt,
+        ...(q.openid ? { openid: q.openid } : {}),
+        ...(q.trade_type ? { tradeType: q.trade_type } : {}),
+        ...(q.raw.fee_type ? { feeType: q.raw.fee_type } : {}),
+      };
+    }
     case 'CLOSED':
     case 'REVOKED':
       return { state: 'CLOSED' };
@@ -71,18 +104,29 @@ function reportFromQuery(q: OrderQueryResult): TradeReport {
   }
 }
 
-function beijing(s: string): Date {
-  // time_end is yyyyMMddHHmmss in UTC+8
-  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s);
-  if (!m) return new Date();
-  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]! - 8, +m[5]!, +m[6]!));
-}
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export type OrderService = ReturnType<typeof createOrderService>;
 
 export function createOrderService(deps: OrderServiceDeps) {
   const { orders, pay, redis, catalog, config, log } = deps;
-  const settleDeps = { orders, log };
+  const fulfil =
+    deps.fulfil ??
+    (async (order: OrderDoc) => {
+      await orders.emitFulfilment(order);
+    });
+  const settleDeps: SettleDeps = {
+    orders,
+    log,
+    async onPaid(order) {
+      try {
+        await fulfil(order);
+      } catch (err) {
+        // The PENDING mark stays on the order; the background scan emits it later.
+        log.error({ err, outTradeNo: order.outTradeNo }, 'fulfilment not started yet; the background scan will retry');
+      }
+    },
+  };
 
   function priceItems(items: OrderItemInput[]) {
     if (items.length === 0) throw new Errors.EmptyCart();
@@ -112,7 +156,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       throw err;
     }
     if (result.out_trade_no !== order.outTradeNo) return order;
-    const settled = await applyTradeState(settleDeps, { id: order._id.toString() }, reportFromQuery(result), source);
+    const settled = await applyTradeState(settleDeps, { id: order._id.toString() }, reportFromQuery(result), { source, confirmed: true });
     return settled.order ?? order;
   }
 
@@ -130,20 +174,53 @@ export function createOrderService(deps: OrderServiceDeps) {
         }
       }
     }
-    const settled = await applyTradeState(settleDeps, key, { state: 'CLOSED' }, source);
+    const settled = await applyTradeState(settleDeps, key, { state: 'CLOSED' }, { source, confirmed: true });
     return settled.order ?? order;
   }
 
   return {
-    async create(openid: string, items: OrderItemInput[], clientIp: string, now = new Date()): Promise<OrderDoc> {
+    /**
+     * A new order priced from the catalog. With an Idempotency-Key, a retry (after a lost answer, a
+     * crash, a Redis restart: whatever happened) gets the order the first request made.
+     */
+    async create(
+      openid: string,
+      items: OrderItemInput[],
+      clientIp: string,
+      opts: CreateOptions = {},
+      now = new Date(),
+    ): Promise<{ order: OrderDoc; replayed: boolean }> {
       const { lines, amount } = priceItems(items);
       const expiresAt = new Date(now.getTime() + config.orders.payWindowMinutes * 60_000);
+      const keyed = opts.idempotencyKey !== undefined ? `key:${sha256(`${openid}\n${opts.idempotencyKey}`)}` : undefined;
+      const bodyHash = keyed ? sha256(JSON.stringify(opts.body ?? items)) : undefined;
       for (let attempt = 0; ; attempt++) {
+        const outTradeNo = newOutTradeNo(now);
         try {
-          return await orders.create({ openid, outTradeNo: newOutTradeNo(now), amount, items: lines, clientIp, createdAt: now, expiresAt });
+          const order = await orders.create({
+            openid,
+            outTradeNo,
+            amount,
+            items: lines,
+            clientIp,
+            createdAt: now,
+            expiresAt,
+            tradeType: 'JSAPI',
+            idemKey: keyed ?? `order:${outTradeNo}`,
+            ...(bodyHash ? { idemBodyHash: bodyHash } : {}),
+          });
+          return { order, replayed: false };
         } catch (err) {
-          // 10^12 numbers a second make a clash all but impossible; a retry settles it anyway.
-          if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;
+          if ((err as { code?: number }).code !== 11000) throw err;
+          if (keyed) {
+            const first = await orders.findByIdemKey(keyed);
+            if (first) {
+              if (first.idemBodyHash !== bodyHash) throw new Errors.IdempotencyKeyReused();
+              return { order: first, replayed: true };
+            }
+          }
+          // An out_trade_no clash: 10^12 numbers a second make it all but impossible; a retry settles it.
+          if (attempt >= 3) throw err;
         }
       }
     },
@@ -156,6 +233,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       if (order.status === 'PAID') throw new Errors.OrderAlreadyPaid();
       if (!PAYABLE.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
       const id = order._id.toString();
+      // The client params are signed the way the prepay's unifiedorder was (reuse requires the configured type).
       const sign = (prepayId: string): PayParams & { appId: string } => ({
         ...paymentParams({ appid: config.wechat.appid, prepayId, key: config.pay.apiKey, signType: config.pay.signType }),
         ...(config.sandbox.enabled ? { sandbox: true, sandboxBase: config.pay.apiBase } : {}),
@@ -188,7 +266,7 @@ export function createOrderService(deps: OrderServiceDeps) {
             time_expire: toBeijingTime(fresh.expiresAt),
           });
           const reuseUntil = new Date(Math.min(now.getTime() + PREPAY_REUSE_MS, fresh.expiresAt.getTime()));
-          const stored = await orders.attachPrepay(id, {
+          const stored = await orders.attachPrepay(fresh, {
             prepayId: result.prepay_id,
             signType: config.pay.signType,
             createdAt: now,
@@ -200,7 +278,7 @@ export function createOrderService(deps: OrderServiceDeps) {
           if (!(err instanceof WxPayError)) throw err;
           if (err.code === 'ORDERPAID') return { order: await queryAndApply(fresh, 'unifiedorder') };
           if (err.code === 'ORDERCLOSED') {
-            return { order: (await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, 'unifiedorder')).order };
+            return { order: (await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, { source: 'unifiedorder', confirmed: true })).order };
           }
           log.warn({ code: err.code, outTradeNo: fresh.outTradeNo }, 'unifiedorder failed');
           if (err.retriable) throw new Errors.WechatUnavailable();
@@ -270,9 +348,39 @@ export function createOrderService(deps: OrderServiceDeps) {
       return locked.value;
     },
 
-    /** Applies a verified notify (see routes/notify.ts). */
-    applyNotify(outTradeNo: string, report: TradeReport) {
-      return applyTradeState(settleDeps, { outTradeNo }, report, 'notify');
+    /**
+     * Applies a verified payment notify. A notify that disagrees with its order (amount, buyer, trade
+     * type, currency) is confirmed with orderquery before anything is recorded: what WeChat then says
+     * is recorded, flagged and held for an operator when it still disagrees.
+     */
+    async applyNotify(outTradeNo: string, report: TradeReport): Promise<SettleResult> {
+      const first = await applyTradeState(settleDeps, { outTradeNo }, report, { source: 'notify', confirmed: false });
+      if (first.outcome !== 'unconfirmed' || !first.order) return first;
+      let answer: OrderQueryResult;
+      try {
+        answer = await pay.orderQuery({ out_trade_no: outTradeNo });
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, outTradeNo }, 'orderquery to confirm a notify failed; WeChat will retry the notify');
+        return first;
+      }
+      const confirmed = await applyTradeState(settleDeps, { id: first.order._id.toString() }, reportFromQuery(answer), {
+        source: 'notify+orderquery',
+        confirmed: true,
+      });
+      const settled = confirmed.order && (SETTLED_PAID as readonly string[]).includes(confirmed.order.status);
+      if (!settled) {
+        log.warn(
+          { security: true, event: 'notify_not_confirmed', outTradeNo, tradeState: answer.trade_state },
+          'a signed payment notify that orderquery does not confirm: nothing recorded, WeChat will retry',
+        );
+        return { outcome: 'unconfirmed', order: confirmed.order };
+      }
+      return confirmed;
+    },
+
+    /** The follow-up queue: paid orders an operator must look at (flags raised, fulfilment held). */
+    followUps(limit?: number) {
+      return orders.openFollowUps(limit);
     },
 
     /** Emits fulfilments a crash left pending, and closes orders past their expiry. */

@@ -41,7 +41,14 @@ export default fp<WechatPluginOptions>(
     app.decorate('wechat', {
       pay,
       mp,
-      merchant: { appid: config.wechat.appid, mchId: config.pay.mchId, key: config.pay.apiKey, signType: config.pay.signType },
+      // Both sign types verify (keyed with our API key alike); settle then checks the order's own prepays used it.
+      merchant: {
+        appid: config.wechat.appid,
+        mchId: config.pay.mchId,
+        key: config.pay.apiKey,
+        signType: config.pay.signType,
+        signTypes: ['MD5', 'HMAC-SHA256'],
+      },
     });
   },
   { name: 'wechat', dependencies: ['redis'] },

@@ -41,7 +41,10 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
 
     if (notification.result_code === 'FAIL') {
       if (notification.out_trade_no) {
-        await app.orders.applyNotify(notification.out_trade_no, { state: 'PAYERROR', reason: notification.err_code });
+        await app.orders.applyNotify(notification.out_trade_no, {
+          state: 'PAYERROR',
+          ...(notification.err_code ? { reason: notification.err_code } : {}),
+        });
       }
       return xml(true);
     }
@@ -51,20 +54,31 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       transactionId: notification.transaction_id,
       totalFee: notification.total_fee,
       paidAt: notification.paidAt,
+      openid: notification.openid,
+      tradeType: notification.trade_type,
+      feeType: notification.fee_type ?? 'CNY',
+      signType: notification.signType,
     });
     switch (result.outcome) {
+      case 'paid':
+      case 'held':
+      case 'changed':
+      case 'unchanged':
+        // Stored (or already true): WeChat may stop retrying.
+        return xml(true);
       case 'unknown_order':
         req.log.warn(
           { security: true, event: 'notify_unknown_order', outTradeNo: notification.out_trade_no },
           'signed notify for an order we do not have',
         );
         return reply.code(404).send(xml(false, 'unknown order'));
-      case 'amount_mismatch':
-        return reply.code(400).send(xml(false, 'amount mismatch'));
+      case 'wrong_sign_type':
+        return reply.code(400).send(xml(false, 'sign type'));
+      case 'unconfirmed':
+        // Not recorded until WeChat's own orderquery agrees: FAIL, so that WeChat asks again later.
+        return reply.code(503).send(xml(false, 'not confirmed, retry'));
       case 'contended':
         return reply.code(503).send(xml(false, 'busy, retry'));
-      default:
-        return xml(true);
     }
   });
 };

@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { MAX_LINES, MAX_LINE_QUANTITY } from '../catalog.js';
 import { Errors } from '../errors.js';
-import type { OrderDoc } from '../orders/model.js';
 import { toApiOrder } from '../orders/service.js';
 import { errorResponses, OrderIdParams, OrderSchema } from './schemas.js';
 
@@ -43,7 +41,7 @@ export const PayResponseSchema = Type.Object({
 const encodeCursor = (createdAt: Date, id: string) => Buffer.from(`${createdAt.getTime()}:${id}`).toString('base64url');
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const m = /^(\d{1,15}):([0-9a-f]{24})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw Object.assign(new Error('before is not a cursor this server gave out'), { statusCode: 400, code: 'BAD_CURSOR' });
+  if (!m) throw new Errors.BadCursor();
   return { createdAt: new Date(Number(m[1])), id: m[2]! };
 }
 
@@ -72,18 +70,11 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const create = () => app.orders.create(req.user.openid, req.body.items, clientIp(req.ip));
       const key = req.headers['idempotency-key'];
-      if (key === undefined) return reply.code(201).send(toApiOrder(await create()));
-      if (typeof key !== 'string' || !IDEMPOTENCY_KEY_RE.test(key)) {
-        throw Object.assign(new Error('Idempotency-Key must be 1 to 64 letters, digits, _ or -'), {
-          statusCode: 400,
-          code: 'BAD_IDEMPOTENCY_KEY',
-        });
-      }
-      const result = await idempotentCreate(app.redis, req.user.openid, key, req.body, create, (id) =>
-        app.orderRepo.findForOwner(id, req.user.openid),
-      );
+      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_RE.test(key))) throw new Errors.BadIdempotencyKey();
+      const result = await app.orders.create(req.user.openid, req.body.items, clientIp(req.ip), {
+        ...(key !== undefined ? { idempotencyKey: key, body: req.body } : {}),
+      });
       return reply.code(result.replayed ? 200 : 201).send(toApiOrder(result.order));
     },
   );
@@ -130,43 +121,6 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
 export default orderRoutes;
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const IDEMPOTENCY_TTL_S = 24 * 3600;
-const IDEMPOTENCY_PENDING_S = 30;
-
-/**
- * `Idempotency-Key` on POST /api/orders: a retried request (after a timeout, say) gets the order the
- * first one created, not a second order. Keys are per user, kept for 24 hours, and bound to the body.
- */
-async function idempotentCreate(
-  redis: { set(...args: unknown[]): Promise<unknown>; get(key: string): Promise<string | null>; del(key: string): Promise<unknown> },
-  openid: string,
-  key: string,
-  body: unknown,
-  create: () => Promise<OrderDoc>,
-  find: (id: string) => Promise<OrderDoc | null>,
-): Promise<{ order: OrderDoc; replayed: boolean }> {
-  const slot = `idem:${createHash('sha256').update(`${openid}\n${key}`).digest('hex')}`;
-  const bodyHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-  const claimed = await redis.set(slot, JSON.stringify({ bodyHash }), 'EX', IDEMPOTENCY_PENDING_S, 'NX');
-  if (claimed !== 'OK') {
-    const seen = JSON.parse((await redis.get(slot)) ?? '{}') as { bodyHash?: string; orderId?: string };
-    const conflict = (code: string, message: string) => Object.assign(new Error(message), { statusCode: 409, code });
-    if (seen.bodyHash && seen.bodyHash !== bodyHash) {
-      throw conflict('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different order');
-    }
-    const order = seen.orderId ? await find(seen.orderId) : null;
-    if (!order) throw conflict('IDEMPOTENCY_IN_PROGRESS', 'The first request with this Idempotency-Key is still running');
-    return { order, replayed: true };
-  }
-  try {
-    const order = await create();
-    await redis.set(slot, JSON.stringify({ bodyHash, orderId: order._id.toString() }), 'EX', IDEMPOTENCY_TTL_S);
-    return { order, replayed: false };
-  } catch (err) {
-    await redis.del(slot);
-    throw err;
-  }
-}
 
 /** WeChat takes IPv4 or IPv6; an IPv4-mapped IPv6 address is sent as plain IPv4. */
 export function clientIp(ip: string): string {

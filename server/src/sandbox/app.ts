@@ -3,7 +3,7 @@
 // State lives in memory. See pay-routes.ts, weixin-routes.ts, control-routes.ts and faults.ts.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { controlRoutes } from './control-routes.js';
-import { Faults } from './faults.js';
+import { CLOSEORDER_MIN_AGE_SECONDS, Faults } from './faults.js';
 import { Notifier } from './notifier.js';
 import { payRoutes } from './pay-routes.js';
 import { SandboxState, type SandboxMerchant } from './state.js';
@@ -18,8 +18,14 @@ export interface SandboxOptions {
   logger?: boolean | object;
   /** what the notifier posts with (default: the global fetch) */
   fetch?: typeof fetch;
-  /** the clock for prepay_id (2 h), login code (5 min) and time_expire checks; default Date.now */
+  /** the clock for prepay_id (2 h), login code (5 min), time_expire and closeorder-age checks; default Date.now */
   now?: () => number;
+  /**
+   * closeorder refuses a trade younger than this many seconds (since the unifiedorder that created it,
+   * on the `now` clock), as WeChat documents: default 300; 0 turns the rule off. It is not scaled by
+   * timeScale (move the clock instead). Changed at run time by POST /sandbox/faults {"closeorder":...}.
+   */
+  closeorderMinAgeSeconds?: number;
 }
 
 // Query parameters that carry secrets or single-use credentials (jscode2session, cgi-bin/token).
@@ -61,6 +67,10 @@ export async function buildSandbox(opts: SandboxOptions): Promise<FastifyInstanc
   if (!(typeof timeScale === 'number' && Number.isFinite(timeScale) && timeScale > 0)) {
     throw new TypeError('sandbox: timeScale must be a positive number');
   }
+  const closeorderMinAge = opts.closeorderMinAgeSeconds ?? CLOSEORDER_MIN_AGE_SECONDS;
+  if (!(Number.isInteger(closeorderMinAge) && closeorderMinAge >= 0)) {
+    throw new TypeError('sandbox: closeorderMinAgeSeconds must be a non-negative integer');
+  }
   const app = Fastify({
     ...loggerConfig(opts.logger),
     bodyLimit: 64 * 1024,
@@ -68,7 +78,7 @@ export async function buildSandbox(opts: SandboxOptions): Promise<FastifyInstanc
     forceCloseConnections: true,
   });
   const state = new SandboxState(opts.merchants, opts.now ?? Date.now);
-  const faults = new Faults();
+  const faults = new Faults(closeorderMinAge);
   const notifier = new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log });
 
   app.addHook('preClose', async () => notifier.close());

@@ -23,10 +23,17 @@
  *   "login": {                        // GET /sns/jscode2session
  *     "errcode": 45011 | 40226 | -1,  // rate limited, high-risk user, system busy
  *     "count": 1                      // default 1; the code is not consumed by a faulted call
+ *   },
+ *   "closeorder": {                   // a setting, not a counted fault: it stays until changed
+ *     "minAgeSeconds": 300            // closeorder on a trade younger than this (since the unifiedorder that
+ *                                     // created it, on the sandbox clock) is refused; 0 turns the rule off.
+ *                                     // DELETE /sandbox/faults puts back the value the sandbox started with
+ *                                     // (SandboxOptions.closeorderMinAgeSeconds, by default WeChat's 300)
  *   }
  * }
  *
- * Answer: { armed: { notify: [...], payApi: [...], login: [...] } } with the remaining counts.
+ * Answer: { armed: { notify: [...], payApi: [...], login: [...], closeorder: { minAgeSeconds } } } with the
+ * remaining counts.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -62,6 +69,14 @@ export const LoginFaultSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** WeChat's documented minimum age of an order before closeorder: 订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟. */
+export const CLOSEORDER_MIN_AGE_SECONDS = 300;
+
+export const CloseorderSettingSchema = Type.Object(
+  { minAgeSeconds: Type.Integer({ minimum: 0, maximum: 24 * 3600 }) },
+  { additionalProperties: false },
+);
+
 const oneOrMany = <T extends Parameters<typeof Type.Array>[0]>(s: T) => Type.Union([s, Type.Array(s, { maxItems: 100 })]);
 
 export const FaultsBodySchema = Type.Object(
@@ -69,6 +84,7 @@ export const FaultsBodySchema = Type.Object(
     notify: Type.Optional(oneOrMany(NotifyFaultSchema)),
     payApi: Type.Optional(oneOrMany(PayApiFaultSchema)),
     login: Type.Optional(oneOrMany(LoginFaultSchema)),
+    closeorder: Type.Optional(CloseorderSettingSchema),
   },
   { additionalProperties: false },
 );
@@ -77,6 +93,7 @@ export type NotifyFault = Static<typeof NotifyFaultSchema>;
 export type PayApiFault = Static<typeof PayApiFaultSchema>;
 export type LoginFault = Static<typeof LoginFaultSchema>;
 export type FaultsBody = Static<typeof FaultsBodySchema>;
+export type CloseorderSetting = Static<typeof CloseorderSettingSchema>;
 export type PayApi = Static<typeof PayApiName>;
 
 type Armed<T> = T & { count: number };
@@ -95,25 +112,39 @@ export class Faults {
   private notify: Armed<NotifyFault>[] = [];
   private payApi: Armed<PayApiFault>[] = [];
   private login: Armed<LoginFault>[] = [];
+  private closeorderMinAge: number;
+
+  /** @param closeorderMinAgeSeconds the closeorder rule the sandbox starts with (and DELETE returns to) */
+  constructor(private readonly closeorderMinAgeSeconds: number = CLOSEORDER_MIN_AGE_SECONDS) {
+    this.closeorderMinAge = closeorderMinAgeSeconds;
+  }
 
   arm(body: FaultsBody): void {
     for (const f of list(body.notify)) this.notify.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.payApi)) this.payApi.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.login)) this.login.push({ ...f, count: f.count ?? 1 });
+    if (body.closeorder !== undefined) this.closeorderMinAge = body.closeorder.minAgeSeconds;
   }
 
   reset(): void {
     this.notify = [];
     this.payApi = [];
     this.login = [];
+    this.closeorderMinAge = this.closeorderMinAgeSeconds;
   }
 
-  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[] } {
+  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[]; closeorder: CloseorderSetting } {
     return {
       notify: this.notify.map((f) => ({ ...f })),
       payApi: this.payApi.map((f) => ({ ...f })),
       login: this.login.map((f) => ({ ...f })),
+      closeorder: { minAgeSeconds: this.closeorderMinAge },
     };
+  }
+
+  /** How old (ms, sandbox clock) a trade must be before closeorder may close it; 0: no rule. */
+  closeorderMinAgeMs(): number {
+    return this.closeorderMinAge * 1000;
   }
 
   /** Consumes, for one notification, at most one armed rule of each action that matches it. */

@@ -54,6 +54,8 @@ say(`WeChat sandbox listening on ${sandbox.url}`);
 say(`  api.weixin.qq.com:     ${sandbox.url}/sns/jscode2session, ${sandbox.url}/cgi-bin/token`);
 say(`  api.mch.weixin.qq.com: ${sandbox.url}/pay/unifiedorder, /pay/orderquery, /pay/closeorder`);
 say(`  control:               ${sandbox.url}/sandbox/ (login-codes, cashier, faults, notifications, merchants)`);
+say('  closeorder within 5 minutes of unifiedorder is refused (SYSTEMERROR), as WeChat documents;');
+say(`    curl -XPOST ${sandbox.url}/sandbox/faults -H 'content-type: application/json' -d '{"closeorder":{"minAgeSeconds":0}}' turns that off`);
 say(`Accepts appid ${merchant.appid} with mch_id ${merchant.mchId}`);
 say(
   fromEnv

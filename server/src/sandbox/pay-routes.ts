@@ -6,7 +6,9 @@
 //   return_msg 缺少参数 there, not err_code LACK_PARAMS — or a field of the wrong format). WeChat sends
 //   no machine-readable code there; the sandbox adds one in the `x-sandbox-error` response header.
 // - return_code SUCCESS + result_code FAIL + err_code/err_code_des, signed with the merchant key
-//   (INVALID_REQUEST, ORDERPAID, ORDERCLOSED, ORDERNOTEXIST, PARAM_ERROR, SYSTEMERROR...).
+//   (INVALID_REQUEST, ORDERPAID, ORDERCLOSED, ORDERNOTEXIST, PARAM_ERROR, SYSTEMERROR...). The
+//   `x-sandbox-error` header repeats err_code, or names the sandbox rule behind it when WeChat's code
+//   says less (CLOSEORDER_TOO_EARLY).
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FieldError, OUT_TRADE_NO_RE, parseIntField } from '../wechat/fields.js';
@@ -24,7 +26,7 @@ type Fields = Record<string, string>;
 
 type Outcome =
   | { kind: 'returnFail'; msg: string; code: string }
-  | { kind: 'resultFail'; errCode: string; des: string }
+  | { kind: 'resultFail'; errCode: string; des: string; sandboxCode?: string }
   | { kind: 'success'; fields: Record<string, string | undefined> };
 
 const returnFail = (msg: string, code: string): Outcome => ({ kind: 'returnFail', msg, code });
@@ -155,7 +157,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') clean[k] = v;
     clean.sign = sign(clean, ctx.merchant.key, ctx.signType);
-    return sendXml(reply, clean, out.kind === 'resultFail' ? out.errCode : undefined);
+    return sendXml(reply, clean, out.kind === 'resultFail' ? (out.sandboxCode ?? out.errCode) : undefined);
   }
 
   /** Parse, authenticate (mch_id, sign) and authorise (appid) a pay API call; then run `fn`. */
@@ -329,6 +331,17 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     if (!t || t.appid !== ctx.appid) return resultFail('ORDERNOTEXIST', '订单不存在');
     if (t.state === 'SUCCESS') return resultFail('ORDERPAID', 'order paid');
     if (t.state === 'CLOSED') return resultFail('ORDERCLOSED', '订单已关闭，无法重复关闭');
+    // WeChat: 订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟 (counted from the unifiedorder that
+    // created the trade; a repeated unifiedorder or a renewed prepay_id does not restart it).
+    // ASSUMPTION: no WeChat document or public trace gives the answer to a too-early call. The v2 closeorder
+    // error list has no code for it; its only retryable code is SYSTEMERROR (系统异常，请重新调用该API), and
+    // WeChat's v3 docs say an early close can fail while the order state is not yet synced. So: a signed
+    // result_code FAIL, err_code SYSTEMERROR, err_code_des 'system error' (the text a real closeorder
+    // SYSTEMERROR carries), and the trade stays open. Real WeChat may well close at once (developers report
+    // it does); this is the documented worst case, which a merchant must survive.
+    if (state.now() - t.createdAt < faults.closeorderMinAgeMs()) {
+      return { kind: 'resultFail', errCode: 'SYSTEMERROR', des: 'system error', sandboxCode: 'CLOSEORDER_TOO_EARLY' };
+    }
     t.state = 'CLOSED';
     return { kind: 'success', fields: { result_msg: 'OK' } };
   }

@@ -8,7 +8,14 @@ export interface NotifyMerchant {
   appid: string;
   mchId: string;
   key: string;
+  /** the configured sign type (what new prepays use) */
   signType: SignType;
+  /**
+   * Every sign type a notify may be signed with (default: signType alone). A notify is signed the way
+   * its trade's unifiedorder was, so after a switch of sign type the older one must still verify; the
+   * caller then checks that the order's own prepay used it.
+   */
+  signTypes?: readonly SignType[];
 }
 
 /** A verified payment notification whose result_code is SUCCESS: money was received. */
@@ -22,6 +29,8 @@ export interface PaidNotification {
   cash_fee: number;
   /** yyyyMMddHHmmss, Beijing time, as sent. */
   time_end: string;
+  /** the sign type the notify verified with */
+  signType: SignType;
   /** time_end as an instant. */
   paidAt: Date;
   openid: string;
@@ -40,6 +49,7 @@ export interface FailedNotification {
   out_trade_no?: string;
   err_code?: string;
   err_code_des?: string;
+  signType: SignType;
   raw: Record<string, string>;
 }
 
@@ -83,10 +93,11 @@ export function verifyPayNotify(body: string | Buffer, merchant: NotifyMerchant,
   if (raw.return_code !== 'SUCCESS') {
     throw new WxNotifyError('RETURN_FAIL', 'notify: return_code is not SUCCESS');
   }
-  if (raw.sign_type !== undefined && raw.sign_type !== merchant.signType) {
-    throw new WxNotifyError('BAD_SIGN', 'notify: sign_type differs from the merchant sign type');
+  const signType = notifySignType(raw);
+  if (!signType || !(merchant.signTypes ?? [merchant.signType]).includes(signType)) {
+    throw new WxNotifyError('BAD_SIGN', 'notify: sign_type is not one this merchant uses');
   }
-  if (!verifySign(raw, merchant.key, merchant.signType)) {
+  if (!verifySign(raw, merchant.key, signType)) {
     throw new WxNotifyError('BAD_SIGN', 'notify: signature does not verify');
   }
   if (raw.appid !== merchant.appid) throw new WxNotifyError('APPID_MISMATCH', 'notify: appid is not ours', { field: 'appid' });
@@ -94,7 +105,7 @@ export function verifyPayNotify(body: string | Buffer, merchant: NotifyMerchant,
 
   const resultCode = required(raw, 'result_code');
   if (resultCode === 'FAIL') {
-    const failed: FailedNotification = { result_code: 'FAIL', appid: raw.appid, mch_id: raw.mch_id, raw };
+    const failed: FailedNotification = { result_code: 'FAIL', appid: raw.appid, mch_id: raw.mch_id, signType, raw };
     if (raw.out_trade_no) failed.out_trade_no = raw.out_trade_no;
     if (raw.err_code) failed.err_code = raw.err_code;
     if (raw.err_code_des) failed.err_code_des = raw.err_code_des;
@@ -123,6 +134,7 @@ export function verifyPayNotify(body: string | Buffer, merchant: NotifyMerchant,
     total_fee: totalFee,
     cash_fee: cashFee,
     time_end: timeEnd,
+    signType,
     paidAt,
     openid: required(raw, 'openid'),
     trade_type: required(raw, 'trade_type'),
@@ -132,6 +144,16 @@ export function verifyPayNotify(body: string | Buffer, merchant: NotifyMerchant,
   if (raw.fee_type) paid.fee_type = raw.fee_type;
   if (raw.attach) paid.attach = raw.attach;
   return paid;
+}
+
+/**
+ * The sign type a notify claims: its sign_type field when present, else what its signature's length
+ * says (32 hex digits for MD5, 64 for HMAC-SHA256: WeChat's notifies do not always name it).
+ */
+function notifySignType(raw: Record<string, string>): SignType | undefined {
+  if (raw.sign_type !== undefined) return raw.sign_type === 'MD5' || raw.sign_type === 'HMAC-SHA256' ? raw.sign_type : undefined;
+  const n = raw.sign?.length;
+  return n === 32 ? 'MD5' : n === 64 ? 'HMAC-SHA256' : undefined;
 }
 
 const SUCCESS_REPLY = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';

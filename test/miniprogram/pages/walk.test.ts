@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import type { Order, OrderList, Product } from '../../../shared/api.js';
 import { config } from '../../../miniprogram/config.js';
-import { formatFen, statusText } from '../../../miniprogram/services/format.js';
+import { formatFen, isPayable, statusText } from '../../../miniprogram/services/format.js';
 import { startStack } from '../../helpers/stack.js';
 import { installPageHarness, type PageHandle } from '../helpers/page-harness.js';
 
@@ -24,6 +24,8 @@ config.sandbox.openid = `o_walk_${process.pid}`;
 // real time: short waits keep the file quick (the 1,1,2,2,3,5 s schedule is tested with a fake clock)
 config.pollScheduleSeconds = [0.05, 0.1, 0.2];
 config.maxConfirmMs = 10_000;
+// not shortened: past the server's 5 s orderquery interval, so that a stale FAILED after paying again cannot end the poll
+config.failedGraceMs = 6_000;
 config.pageSize = 3;
 
 const h = installPageHarness();
@@ -240,7 +242,7 @@ t.test('Cancel: "Payment not completed", nothing polled, Pay again and My orders
   t.match((orders.data.rows as typeof rows).find((r) => r.id === id), { payable: false, statusText: 'Paid' });
 });
 
-t.test('Fail: confirmed with the server, never "Paid"', async (t) => {
+t.test('Fail: 支付失败, no money taken; 重新支付 reaches the same order, and from My orders it pays', async (t) => {
   await h.back(); // orders → goods
   const goods = h.current();
   t.equal(goods.route, 'pages/goods/index');
@@ -248,15 +250,56 @@ t.test('Fail: confirmed with the server, never "Paid"', async (t) => {
   await h.settle();
   const confirm = await loaded(h.current());
   const id = String(confirm.data.orderId);
+  const amount = String(confirm.data.amountText);
   placed.push(id);
   const result = await payThroughSheet(t, confirm, 'Fail');
   t.match(result.query, { state: 'confirming' });
   await h.waitFor('an answer', () => result.data.state !== 'confirming' && result.data.state !== 'stopped', 15_000);
-  t.ok(['failed', 'timeout'].includes(String(result.data.state)), `failed, or not confirmed in time (${String(result.data.state)})`);
+  t.equal(result.data.state, 'failed', 'the server said FAILED, and kept saying it');
+  t.equal((await serverOrder(id)).status, 'FAILED');
   t.notOk(result.patches.some((p) => p.state === 'paid' || p.title === 'Paid'), 'never showed "Paid"');
-  t.not((await serverOrder(id)).status, 'PAID');
-  if (result.data.state === 'failed') t.match(result.data, { title: 'Payment failed' });
-  else t.match(result.data, { title: 'We are confirming your payment' });
+  t.match(result.data, { title: '支付失败', detail: '未扣款，可重新支付', canPayAgain: true, orderStatus: '支付失败', amountText: amount });
+  t.match(result.text(), '支付失败');
+  t.match(result.text(), '未扣款，可重新支付');
+  t.same(result.tappables(), ['重新支付', 'My orders', 'Back to the shop'], 'pay again, the same order');
+
+  // 重新支付 on the result page: the confirm page of the same order, which says so
+  const creates = count('POST', '/api/orders');
+  t.ok(result.tap('重新支付').fired);
+  await h.settle();
+  t.match(h.navigations.at(-1), { api: 'redirectTo', route: 'pages/confirm/index', query: { orderId: id } });
+  const again = await loaded(h.current());
+  t.match(again.data, { orderId: id, payable: true, statusText: '支付失败', statusNote: '未扣款，可重新支付' });
+  t.match(again.text(), '未扣款，可重新支付');
+  t.same(again.tappables(), [`重新支付 ${amount}`]);
+  t.equal(count('POST', '/api/orders'), creates, 'no order created');
+
+  // My orders: the FAILED order says so and has 重新支付, which pays it
+  await h.back(); // confirm → goods
+  t.ok(h.current().tap('My orders').fired);
+  await h.settle();
+  const orders = h.current();
+  t.equal(orders.route, 'pages/orders/index');
+  await h.waitFor('orders', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
+  const rows = orders.data.rows as Array<{ id: string; status: string; statusText: string; statusNote: string; payable: boolean; payText: string }>;
+  t.match(rows.find((r) => r.id === id), { status: 'FAILED', statusText: '支付失败', statusNote: '未扣款，可重新支付', payable: true, payText: '重新支付' });
+  t.match(orders.text(), '支付失败 未扣款，可重新支付');
+  const nth = rows.filter((r) => r.payText === '重新支付').findIndex((r) => r.id === id);
+  t.ok(orders.tap('重新支付', { nth }).fired);
+  await h.settle();
+  t.match(h.navigations.at(-1), { api: 'navigateTo', route: 'pages/confirm/index', query: { orderId: id } });
+  const fromOrders = await loaded(h.current());
+  t.equal(fromOrders.data.orderId, id);
+  const paid = await payThroughSheet(t, fromOrders, 'Pay', /^重新支付 ¥/);
+  await h.waitFor('paid', () => paid.data.state === 'paid', 15_000);
+  t.equal((await serverOrder(id)).status, 'PAID', 'the server says PAID');
+  t.match(paid.data, { title: 'Paid', orderStatus: statusText('PAID') });
+  t.equal(count('POST', '/api/orders'), creates, 'still the same order');
+
+  await h.back(); // result → My orders, which reloads
+  t.equal(h.current(), orders);
+  await h.waitFor('reloaded', () => orders.data.loading === false);
+  t.match((orders.data.rows as typeof rows).find((r) => r.id === id), { status: 'PAID', payable: false });
 });
 
 t.test('My orders: newest first, the server statuses, pages of 3 until the end; Cancel', async (t) => {
@@ -265,8 +308,8 @@ t.test('My orders: newest first, the server statuses, pages of 3 until the end; 
     const o = await server<Order>('POST', '/api/orders', { items: [{ sku: products[0]!.sku, quantity: i + 1 }] });
     placed.push(o.id);
   }
-  const result = h.current();
-  t.ok(result.tap('My orders').fired);
+  while (h.pages().length > 1) await h.back();
+  t.ok(h.current().tap('My orders').fired);
   await h.settle();
   const orders = h.current();
   t.equal(orders.route, 'pages/orders/index');
@@ -286,7 +329,7 @@ t.test('My orders: newest first, the server statuses, pages of 3 until the end; 
   const truth = await server<OrderList>('GET', '/api/orders?limit=50');
   t.same(
     rows.map((r) => [r.id, r.status, r.statusText, r.amountText, r.payable]),
-    truth.items.map((o) => [o.id, o.status, statusText(o.status), formatFen(o.amount), o.status === 'CREATED' || o.status === 'PAYING']),
+    truth.items.map((o) => [o.id, o.status, statusText(o.status), formatFen(o.amount), isPayable(o.status)]),
     'as the server has them',
   );
   orders.reachBottom();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatFen, formatTime, isPayable, statusText } from '../../../miniprogram/services/format.js';
+import { formatFen, formatTime, isPayable, payButtonText, statusNote, statusText } from '../../../miniprogram/services/format.js';
 import { resultView } from '../../../miniprogram/services/result-view.js';
 import { ApiClientError } from '../../../miniprogram/services/http.js';
 
@@ -22,6 +22,28 @@ t.test('times and statuses', async (t) => {
   t.ok(isPayable('PAYING'));
   t.notOk(isPayable('PAID'));
   t.notOk(isPayable('CLOSED'));
+});
+
+t.test('FAILED, as the server has it: payment failed, no money taken, payable again (zh-CN)', async (t) => {
+  t.ok(isPayable('FAILED'), 'the server keeps FAILED payable');
+  t.equal(statusText('FAILED'), '支付失败');
+  t.equal(statusNote('FAILED'), '未扣款，可重新支付');
+  t.equal(payButtonText('FAILED'), '重新支付');
+  for (const s of ['CREATED', 'PAYING'] as const) {
+    t.equal(statusNote(s), '', `${s}: no note`);
+    t.equal(payButtonText(s), 'Pay');
+  }
+  t.match(resultView('failed'), {
+    title: '支付失败',
+    detail: '未扣款，可重新支付',
+    icon: 'warn',
+    canPayAgain: true,
+    payAgainText: '重新支付',
+    canRetry: false,
+    busy: false,
+  });
+  t.notMatch(resultView('failed').detail, /new order/i, 'the same order is paid again, not a new one');
+  t.match(resultView('cancelled'), { canPayAgain: true, payAgainText: 'Pay again' });
 });
 
 t.test('result texts: "paid" only for paid; timeout says do not pay again', async (t) => {

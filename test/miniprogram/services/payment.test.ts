@@ -8,13 +8,18 @@ import {
 } from '../../../miniprogram/services/payment.js';
 import { BASE, deferred, fakeClock, fakeRequestPayment, fakeServer, memoryStorage } from '../helpers/fakes.js';
 
-function setup(opts: { sleep?: (ms: number) => Promise<void> } = {}) {
+function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: number; maxConfirmMs?: number } = {}) {
   const server = fakeServer();
   const clock = fakeClock();
   const rp = fakeRequestPayment();
   const simulated: SimulatedPayParams[] = [];
   const api = createApi(
-    { baseUrl: BASE, appId: 'wxdemoappid' },
+    {
+      baseUrl: BASE,
+      appId: 'wxdemoappid',
+      ...(opts.failedGraceMs !== undefined ? { failedGraceMs: opts.failedGraceMs } : {}),
+      ...(opts.maxConfirmMs !== undefined ? { maxConfirmMs: opts.maxConfirmMs } : {}),
+    },
     {
       request: server.request,
       requestPayment: rp.fn,
@@ -113,7 +118,7 @@ t.test('another failure → confirming: the server decides (PAID, FAILED)', asyn
   const s2 = setup();
   s2.rp.answerWith(() => ({ errMsg: 'requestPayment:fail system error' }));
   s2.server.script('o1', ['PAYING', 'FAILED']);
-  t.match(await s2.api.payment.pay('o1'), { outcome: 'failed', order: { status: 'FAILED' } });
+  t.match(await s2.api.payment.pay('o1'), { outcome: 'failed', order: { status: 'FAILED' }, retryable: true });
 
   const s3 = setup();
   s3.rp.answerWith(() => {
@@ -121,6 +126,59 @@ t.test('another failure → confirming: the server decides (PAID, FAILED)', asyn
   });
   s3.server.script('o1', ['CLOSED']);
   t.match(await s3.api.payment.pay('o1'), { outcome: 'closed', errMsg: /requestPayment:fail boom/ });
+});
+
+t.test('FAILED is pending, then payable: asked about for failedGraceMs (6 s), then "failed", retryable', async (t) => {
+  const s = setup();
+  s.rp.answerWith(() => ({ errMsg: 'requestPayment:fail system error' }));
+  s.server.script('o1', ['PAYING', 'FAILED']);
+  const r = await s.api.payment.pay('o1');
+  t.match(r, { outcome: 'failed', retryable: true, order: { status: 'FAILED' } });
+  // FAILED first seen at 1 s; asked again at 2, 4, 6 and 9 s, which is 8 s ≥ 6 s after: then final
+  t.same(s.clock.sleeps, [1000, 1000, 2000, 2000, 3000]);
+  t.equal(s.server.count('GET', GET_O1), 6, 'the server was asked again through the grace');
+  // and it is paid again, the same order
+  s.rp.answerWith(() => ({ errMsg: 'requestPayment:ok' }));
+  s.server.script('o1', ['PAID']);
+  t.match(await s.api.payment.pay('o1'), { outcome: 'paid' });
+  t.equal(s.server.count('POST', PAY_O1), 2);
+});
+
+t.test('paid again after a failure: the stale FAILED does not end the poll before PAID arrives', async (t) => {
+  const s = setup();
+  s.server.order('o1', 'FAILED');
+  // the server still shows the last attempt's FAILED until the new payment's notify lands
+  s.server.script('o1', ['FAILED', 'FAILED', 'FAILED', 'PAID']);
+  t.match(await s.api.payment.pay('o1'), { outcome: 'paid', order: { status: 'PAID' } });
+  t.equal(s.server.count('GET', GET_O1), 4);
+});
+
+t.test('FAILED, then another answer, then FAILED: the grace starts again', async (t) => {
+  const s = setup();
+  s.server.script('o1', ['FAILED', 'FAILED', 'PAYING', 'FAILED']);
+  t.match(await s.api.payment.pay('o1'), { outcome: 'failed', retryable: true });
+  // FAILED at 0 and 1 s, PAYING at 2 s, FAILED again from 4 s: still asked at 6 and 9 s, final at 14 s
+  t.same(s.clock.sleeps, [1000, 1000, 2000, 2000, 3000, 5000]);
+});
+
+t.test('failedGraceMs 0: the first FAILED is final; out of time on FAILED is "failed", not "do not pay again"', async (t) => {
+  const s = setup({ failedGraceMs: 0 });
+  s.server.script('o1', ['PAYING', 'FAILED']);
+  t.match(await s.api.payment.pay('o1'), { outcome: 'failed', retryable: true });
+  t.equal(s.server.count('GET', GET_O1), 2);
+
+  const s2 = setup({ failedGraceMs: 60_000, maxConfirmMs: 5_000 });
+  s2.server.script('o1', ['PAYING', 'FAILED']);
+  const r = await s2.api.payment.pay('o1');
+  t.match(r, { outcome: 'failed', retryable: true, order: { status: 'FAILED' } });
+  t.not(r.outcome, 'timeout');
+});
+
+t.test('a refusal on pay for an order that is FAILED is shown as the refusal, not as a final "failed"', async (t) => {
+  const s = setup();
+  s.order.status = 'FAILED';
+  s.server.override((r) => (r.path === PAY_O1 ? { statusCode: 409, data: { code: 'ORDER_EXPIRED' } } : undefined));
+  t.match(await s.api.payment.pay('o1'), { outcome: 'error', error: { code: 'ORDER_EXPIRED' }, order: { status: 'FAILED' } });
 });
 
 t.test('network error or 5xx on pay → error, retryable, no pay sheet', async (t) => {

@@ -34,7 +34,11 @@ for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
     const paid = await eventually(() => api.getOrder(order.id), (r) => r.body.status === 'PAID');
     t.match(paid.body, { status: 'PAID', amount: order.amount, transactionId: /^\d{28}$/, paidAt: String });
 
-    const doc = await orders(s).findOne({ _id: new Types.ObjectId(order.id) });
+    // The fulfilment follows the PAID write (it may still be on its way when the poll sees PAID).
+    const doc = await eventually(
+      () => orders(s).findOne({ _id: new Types.ObjectId(order.id) }),
+      (d) => d?.fulfilment?.state === 'EMITTED',
+    );
     t.same(doc!.history.map((h: { to: string }) => h.to), ['PAYING', 'PAID']);
     t.equal(doc!.history[1].source, 'notify');
     t.equal(await events(s).countDocuments({ orderId: doc!._id }), 1, 'one fulfilment event');
@@ -55,13 +59,22 @@ t.test('a repeated pay reuses the prepay_id; a stale one is replaced', async (t)
   const second = (await api.pay(order.id)).body;
   t.equal(second.package, first.package, 'same prepay_id within its life');
   t.not(second.nonceStr, first.nonceStr, 'freshly signed');
+  const _id = new Types.ObjectId(order.id);
+  const kept = (await orders(s).findOne({ _id }))!;
+  t.equal((await orders(s).findOne({ _id }))!.version, kept.version, 'reuse wrote nothing');
   // Concurrent pay requests for one order all get a valid prepay, and only one is stored.
-  await orders(s).updateOne({ _id: new Types.ObjectId(order.id) }, { $set: { 'prepay.reuseUntil': new Date(Date.now() - 1000) } });
+  const staleSince = new Date(Date.now() - 1000);
+  await orders(s).updateOne({ _id }, { $set: { 'prepay.reuseUntil': staleSince, 'prepay.createdAt': new Date(Date.now() - 111 * 60_000) } });
   const results = await Promise.all([api.pay(order.id), api.pay(order.id), api.pay(order.id)]);
   const ok = results.filter((r) => r.status === 200);
   t.equal(ok.length, 3, 'every concurrent pay request got params (the others waited for the first prepay)');
-  // WeChat answers the same prepay_id for the same out_trade_no and parameters.
-  t.same(new Set(ok.map((r) => r.body.package)), new Set([first.package]));
+  // A new unifiedorder was made and stored once: a fresh prepay with a life of its own.
+  const replaced = (await orders(s).findOne({ _id }))!;
+  t.ok(replaced.prepay.createdAt.getTime() > kept.prepay.createdAt.getTime(), 'a new prepay was stored');
+  t.ok(replaced.prepay.reuseUntil.getTime() > Date.now(), 'and it is live');
+  t.equal(replaced.version, kept.version + 1, 'stored once, not three times');
+  // WeChat answers the same prepay_id for the same out_trade_no and parameters within 2 hours.
+  t.same(new Set(ok.map((r) => r.body.package)), new Set([`prepay_id=${replaced.prepay.prepayId}`]));
 });
 
 t.test('SYSTEMERROR from unifiedorder is retried with the same out_trade_no', async (t) => {

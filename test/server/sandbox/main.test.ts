@@ -37,6 +37,8 @@ t.test('demo merchant: prints the URL and the merchant, never the key; SIGTERM c
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   t.match(p.output(), `Accepts appid ${DEMO_MERCHANT.appid} with mch_id ${DEMO_MERCHANT.mchId}`);
   t.match(p.output(), "demo key (WeChat's public signing example)");
+  t.match(p.output(), 'closeorder within 5 minutes of unifiedorder is refused', 'says how closeorder behaves, and how to change it');
+  t.match(p.output(), `${url}/sandbox/faults`);
   t.notOk(p.output().includes(DEMO_MERCHANT.key), 'the key is not printed');
   t.notOk(p.output().includes(DEMO_MERCHANT.secret), 'the appsecret is not printed');
   const res = await fetch(`${url}/sandbox/merchants`);

@@ -154,7 +154,9 @@ t.test('unifiedorder', async (t) => {
 });
 
 t.test('orderquery and closeorder', async (t) => {
-  const sb = await sandbox(t);
+  // closeorder waits 5 minutes from unifiedorder (closeorder.test.ts): this clock gets there without waiting
+  let now = Date.now();
+  const sb = await sandbox(t, { now: () => now });
   const { body: login } = await sb.json('POST', '/sandbox/login-codes', { appid: MERCHANT.appid });
   const base = { appid: MERCHANT.appid, mch_id: MERCHANT.mchId };
 
@@ -179,6 +181,7 @@ t.test('orderquery and closeorder', async (t) => {
     const q = await payCall(sb.url, 'orderquery', { ...base, out_trade_no: p.out_trade_no });
     t.match(q.fields, { result_code: 'SUCCESS', trade_state: 'NOTPAY', trade_state_desc: '订单未支付', out_trade_no: p.out_trade_no, total_fee: '101', attach: 'a=1&b=2' });
     t.notOk(q.fields.transaction_id);
+    now += 5 * 60_000;
     const c = await payCall(sb.url, 'closeorder', { ...base, out_trade_no: p.out_trade_no }, { signType: 'HMAC-SHA256' });
     t.match(c.fields, { return_code: 'SUCCESS', result_code: 'SUCCESS' });
     t.ok(signatureOk(c.fields, MERCHANT.key, 'HMAC-SHA256'));

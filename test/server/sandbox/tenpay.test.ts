@@ -57,12 +57,16 @@ t.test('tenpay sees a bad key as WeChat reports it (return_code FAIL, return_msg
   await t.rejects(api.orderQuery({ out_trade_no: 'whatever' }), { message: /签名错误/ });
 });
 
-t.test('tenpay closes an unpaid order', async (t) => {
-  const sb = await sandbox(t);
+t.test('tenpay closes an unpaid order, not within 5 minutes of unifiedorder', async (t) => {
+  let now = Date.now();
+  const sb = await sandbox(t, { now: () => now });
   const api = client(sb.url, 'http://127.0.0.1:9/n');
   const { body: login } = await sb.json('POST', '/sandbox/login-codes', { appid: MERCHANT.appid });
   const no = outTradeNo('TC');
   await api.unifiedOrder({ out_trade_no: no, body: 'b', total_fee: 1, openid: login.openid });
+  // too early: tenpay checks the signed answer and reports its err_code, as for any business failure
+  await t.rejects(api.closeOrder({ out_trade_no: no }), { message: 'SYSTEMERROR' });
+  now += 5 * 60_000;
   const closed = await api.closeOrder({ out_trade_no: no });
   t.equal(closed.result_code, 'SUCCESS');
   const q = await api.orderQuery({ out_trade_no: no });
