@@ -116,6 +116,31 @@ t.test('unverified or mismatched notifies change nothing, get FAIL, and never cr
   t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
 });
 
+t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const { order, openid } = await paidAtWechat(s);
+  // Signed over the text a lenient decoder would read (U+FFFD for the bad bytes), then sent with the bad bytes.
+  const fields = notifyFields(s, order, openid, { attach: 'ab\uFFFDcd' });
+  const good = Buffer.from(signed(fields, s.config.pay.apiKey), 'utf8');
+  const replacement = Buffer.from('\uFFFD', 'utf8');
+  const at = good.indexOf(replacement);
+  t.ok(at > 0, 'the value holds the replacement character');
+  for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe4, 0xb8])]) {
+    const body = Buffer.concat([good.subarray(0, at), bad, good.subarray(at + replacement.length)]);
+    const res = await s.app.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: body });
+    t.equal(res.statusCode, 400, `bytes ${bad.toString('hex')}: 400`);
+    t.match(parseXml(res.body), { return_code: 'FAIL', return_msg: 'XML_MALFORMED' }, `bytes ${bad.toString('hex')}: FAIL`);
+  }
+  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
+  t.equal(doc!.status, 'PAYING', 'the order did not move');
+  t.equal(doc!.version, 1, 'nor was it written');
+  // The same notify in valid UTF-8 settles it: the refusal was the bytes, not the rest.
+  const ok = await s.app.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: good });
+  t.equal(ok.body, SUCCESS);
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+});
+
 t.test('a payment that arrives for a CLOSED order is recorded as PAID, flagged and held: a cancelled order is not shipped', async (t) => {
   const s = await startStack();
   t.teardown(() => s.close());
