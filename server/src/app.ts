@@ -6,10 +6,12 @@ import { Value } from '@sinclair/typebox/value';
 import type { Config } from './config.js';
 import { Errors, isNamedError } from './errors.js';
 import { loggerOptions } from './logger.js';
+import type { OrderJobSettings } from './orders/jobs.js';
 import mongoPlugin, { isDatabaseUnavailable } from './plugins/mongo.js';
 import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
+import jobsPlugin from './plugins/jobs.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
@@ -25,8 +27,10 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** overrides the database named in MONGODB_URI (tests use a fresh one per file) */
   dbName?: string;
-  /** ms between background sweeps (pending fulfilments, expired orders); 0 turns them off */
-  sweepIntervalMs?: number;
+  /** Redis key prefix of the job queues (default `jobs`; tests isolate themselves with one of their own) */
+  jobsPrefix?: string;
+  /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
+  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings> };
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
   rateLimitNameSpace?: string;
   /** first retry delay of WeChat Pay calls */
@@ -155,7 +159,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
     await app.register(wechatPlugin, { retryDelayMs: opts.payRetryDelayMs });
     await app.register(authPlugin);
-    await app.register(ordersPlugin, { sweepIntervalMs: opts.sweepIntervalMs });
+    await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
+    await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);

@@ -41,6 +41,26 @@ function keyFilter(key: OrderKey): Record<string, unknown> | null {
   return { outTradeNo: key.outTradeNo };
 }
 
+/** Where a scan stopped: the (time, id) of the last order it saw. */
+export interface ScanCursor {
+  at: Date;
+  id: string;
+}
+
+export function scanCursor(at: Date, order: Pick<OrderDoc, '_id'>): ScanCursor {
+  return { at, id: order._id.toString() };
+}
+
+// (field, _id) strictly after the cursor, within `range` on field.
+function afterFilter(field: string, range: Record<string, unknown>, after?: ScanCursor): Record<string, unknown> {
+  if (!after) return { [field]: range };
+  const id = new Types.ObjectId(after.id);
+  return {
+    [field]: range,
+    $or: [{ [field]: { $gt: after.at } }, { [field]: after.at, _id: { $gt: id } }],
+  };
+}
+
 export type OrderRepository = ReturnType<typeof createOrderRepository>;
 
 export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
@@ -210,9 +230,18 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return Order.findOne({ idemKey }).lean<OrderDoc>();
     },
 
-    async pendingFulfilments(olderThan: Date, limit = 100): Promise<OrderDoc[]> {
-      return Order.find({ 'fulfilment.state': 'PENDING', 'fulfilment.createdAt': { $lt: olderThan } })
-        .limit(limit)
+    /**
+     * Paid orders whose fulfilment is still PENDING since before `olderThan`, oldest first, a page
+     * at a time: pass the last one's cursor (scanCursor) as `after` for the next page.
+     */
+    async pendingFulfilments(olderThan: Date, page: { after?: ScanCursor; limit?: number } = {}): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = {
+        'fulfilment.state': 'PENDING',
+        ...afterFilter('fulfilment.createdAt', { $lt: olderThan }, page.after),
+      };
+      return Order.find(filter)
+        .sort({ 'fulfilment.createdAt': 1, _id: 1 })
+        .limit(page.limit ?? 100)
         .lean<OrderDoc[]>();
     },
 
@@ -220,10 +249,17 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return FulfilmentEvent.find({ orderId }).lean();
     },
 
-    async expiredUnpaid(now: Date, limit = 100): Promise<OrderDoc[]> {
-      return Order.find({ status: { $in: ['CREATED', 'PAYING', 'FAILED'] }, expiresAt: { $lt: now } })
-        .limit(limit)
-        .lean<OrderDoc[]>();
+    /**
+     * Unpaid orders (CREATED, PAYING, FAILED) past their expiry, oldest expiry first, a page at a
+     * time: pass the last one's cursor (scanCursor) as `after`, so orders that stay unpaid (a close
+     * failing at WeChat) never hide the ones behind them.
+     */
+    async expiredUnpaid(now: Date, page: { after?: ScanCursor; limit?: number } = {}): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = {
+        status: { $in: ['CREATED', 'PAYING', 'FAILED'] },
+        ...afterFilter('expiresAt', { $lt: now }, page.after),
+      };
+      return Order.find(filter).sort({ expiresAt: 1, _id: 1 }).limit(page.limit ?? 100).lean<OrderDoc[]>();
     },
   };
 }

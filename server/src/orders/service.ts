@@ -1,13 +1,15 @@
 import { createHash, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Order, OrderItemInput, PayParams } from '../../../shared/api.js';
+import type { Order, OrderItemInput, OrderStatus, PayParams } from '../../../shared/api.js';
 import { MAX_LINE_QUANTITY, MAX_LINES, MAX_ORDER_AMOUNT, type Catalog } from '../catalog.js';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
+import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
 import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
 import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
+import { enqueueExpiry } from './jobs.js';
 import type { OrderRepository } from './repository.js';
 import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
 
@@ -39,6 +41,8 @@ export interface OrderServiceDeps {
    * the order's PENDING mark stays, and the background scan finishes it.
    */
   fulfil?: (order: OrderDoc) => Promise<void>;
+  /** background jobs: a new order's expiry is scheduled on it */
+  jobs: Jobs;
 }
 
 export interface CreateOptions {
@@ -107,6 +111,11 @@ export function reportFromQuery(q: OrderQueryResult): TradeReport {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export type OrderService = ReturnType<typeof createOrderService>;
+
+export type ExpireResult =
+  | { outcome: 'closed' | 'settled'; status: OrderStatus }
+  | { outcome: 'gone' | 'busy' }
+  | { outcome: 'not_due'; dueAt: Date };
 
 export function createOrderService(deps: OrderServiceDeps) {
   const { orders, pay, redis, catalog, config, log } = deps;
@@ -209,6 +218,7 @@ export function createOrderService(deps: OrderServiceDeps) {
             idemKey: keyed ?? `order:${outTradeNo}`,
             ...(bodyHash ? { idemBodyHash: bodyHash } : {}),
           });
+          await enqueueExpiry(deps.jobs, order);
           return { order, replayed: false };
         } catch (err) {
           if ((err as { code?: number }).code !== 11000) throw err;
@@ -383,24 +393,26 @@ export function createOrderService(deps: OrderServiceDeps) {
       return orders.openFollowUps(limit);
     },
 
-    /** Emits fulfilments a crash left pending, and closes orders past their expiry. */
-    async sweep(now = new Date()): Promise<{ emitted: number; expired: number }> {
-      let emitted = 0;
-      for (const o of await orders.pendingFulfilments(new Date(now.getTime() - 5_000))) {
-        await orders.emitFulfilment(o, now);
-        emitted++;
-      }
-      let expired = 0;
-      for (const o of await orders.expiredUnpaid(now)) {
-        const result = await withLock(redis, `lock:pay:${o._id.toString()}`, PAY_LOCK_MS, () => close(o, 'expiry')).catch(
-          (err: Error) => {
-            log.warn({ err: { message: err.message }, outTradeNo: o.outTradeNo }, 'expiry close failed; will retry');
-            return { acquired: false as const };
-          },
-        );
-        if (result.acquired) expired++;
-      }
-      return { emitted, expired };
+    /**
+     * Closes one order past its expiry (the orders.expire job), under the order's pay lock. Throws
+     * when the close fails (WeChat unavailable...), so the job is retried; `busy` when a pay holds
+     * the lock and `not_due` before expiresAt are answers, not failures.
+     */
+    async expire(orderId: string, now = new Date()): Promise<ExpireResult> {
+      const order = await orders.find({ id: orderId });
+      if (!order) return { outcome: 'gone' };
+      if (!PAYABLE.includes(order.status)) return { outcome: 'settled', status: order.status };
+      if (order.expiresAt.getTime() > now.getTime()) return { outcome: 'not_due', dueAt: order.expiresAt };
+      const locked = await withLock(redis, `lock:pay:${orderId}`, PAY_LOCK_MS, async () => {
+        const fresh = await orders.find({ id: orderId });
+        if (!fresh || !PAYABLE.includes(fresh.status)) return fresh;
+        return close(fresh, 'expiry');
+      });
+      if (!locked.acquired) return { outcome: 'busy' };
+      const after = locked.value;
+      if (!after) return { outcome: 'gone' };
+      if (PAYABLE.includes(after.status)) throw new Error(`order ${orderId} is still ${after.status} after closing (contended); will retry`);
+      return { outcome: after.status === 'CLOSED' ? 'closed' : 'settled', status: after.status };
     },
   };
 }

@@ -25,17 +25,15 @@ function memoryLog(): JobLog & { lines: Line[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as unknown as JobLog & { lines: Line[] };
 }
 
+/** what the helpers need of a tap test */
+type Teardown = { teardown(fn: () => unknown): void };
+
 const newPrefix = () => `jobs-test-${randomBytes(4).toString('hex')}`;
 
-async function jobsFor(t: Tap.Test, prefix: string, workers = true, log: JobLog = memoryLog()): Promise<Jobs> {
+async function jobsFor(t: Teardown, prefix: string, workers = true, log: JobLog = memoryLog()): Promise<Jobs> {
   const jobs = await createJobs({ redisUrl, prefix, workers, log });
   t.teardown(() => jobs.close());
   return jobs;
-}
-
-// tap's Test type, without importing tap's internals
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 }
 
 t.test('a defined job runs its handler with the payload; a jobId is one job while it lives', async (t) => {

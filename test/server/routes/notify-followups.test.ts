@@ -153,7 +153,7 @@ t.test('notifies verify with the sign type their trade was made with, across a s
   const switched = await buildApp({
     config: { ...s.config, pay: { ...s.config.pay, signType: 'HMAC-SHA256' } },
     dbName: s.dbName,
-    sweepIntervalMs: 0,
+    jobsPrefix: s.appOptions.jobsPrefix,
   });
   t.teardown(() => switched.close());
   const inject = (body: string) => switched.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: body });
