@@ -194,7 +194,8 @@ export async function createJobs(opts: CreateJobsOptions): Promise<Jobs> {
       const attempts = job?.opts.attempts ?? 1;
       const made = job?.attemptsMade ?? 0;
       const fields = { job: name, jobId: job?.id, attempt: made, attempts, err: { message: err.message } };
-      if (made >= attempts) log.error(fields, `job dead after ${made} attempts: retry it with \`npm run jobs -- retry ${name}/${job?.id}\``);
+      if (job?.repeatJobKey) log.warn(fields, 'scheduled job failed; its next run tries again');
+      else if (made >= attempts) log.error(fields, `job dead after ${made} attempts: retry it with \`npm run jobs -- retry ${name}/${job?.id}\``);
       else log.warn(fields, 'job failed; it will be retried');
     });
     worker.on('error', (err: Error) => log.warn({ job: name, err: { message: err.message } }, 'job worker error'));

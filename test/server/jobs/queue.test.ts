@@ -173,6 +173,19 @@ t.test('a scheduled job runs once per interval across instances sharing a prefix
   t.equal(await inspect.getJobSchedulersCount(), 0);
 });
 
+t.test('a failing scheduled run is logged as such: the next run is its retry', async (t) => {
+  const log = memoryLog();
+  const jobs = await jobsFor(t, newPrefix(), true, log);
+  jobs.define('test.scan', async () => {
+    throw new Error('database unavailable');
+  });
+  await jobs.every('test.scan', 100);
+  jobs.start();
+  const line = await eventually(async () => log.lines.find((l) => l.obj.job === 'test.scan'), (l) => l !== undefined);
+  t.match(line, { level: 'warn', msg: /next run tries again/, obj: { err: { message: 'database unavailable' } } });
+  t.notOk(log.lines.some((l) => l.level === 'error'), 'not reported as a dead letter to retry by hand');
+});
+
 t.test('jobs wait in Redis for a worker: enqueued by one process, run by the next', async (t) => {
   const prefix = newPrefix();
   const producer = await createJobs({ redisUrl, prefix, workers: false, log: memoryLog() });
