@@ -1,4 +1,5 @@
 import t from 'tap';
+import { startLocalServices } from '../../../server/src/local-services.js';
 import { apiClient } from '../../helpers/api.js';
 import { startStack } from '../../helpers/stack.js';
 
@@ -151,8 +152,16 @@ t.test('Idempotency-Key: a retried create returns the first order, never a secon
 });
 
 t.test('Idempotency-Key holds in the database alone: Redis losing every key (a restart, a flush) never makes a second order', async (t) => {
-  const s = await startStack();
-  t.teardown(() => s.close());
+  // A Redis of its own to flush: the shared one holds other test files' sessions and job queues.
+  const redis = await startLocalServices({ need: { mongo: false, redis: true }, log: () => undefined });
+  const s = await startStack({ tweak: (c) => ({ ...c, redisUrl: redis.redisUrl }) }).catch(async (err: Error) => {
+    await redis.stop();
+    throw err;
+  });
+  t.teardown(async () => {
+    await s.close();
+    await redis.stop();
+  });
   const { token, openid } = await s.login();
   const api = apiClient(s.apiBase, token);
   const body = { items: [{ sku: 'COFFEE-LATTE', quantity: 2 }] };
