@@ -29,7 +29,7 @@ t.test('the expire scan walks expired unpaid orders oldest first, a page at a ti
 t.test('100 orders WeChat will not close do not stop a healthy expired order from closing; they back off, die and stay dead', async (t) => {
   const attempts = 3;
   const s = await stackWith(t, {
-    scanEveryMs: 200,
+    scanEveryMs: 1_000,
     expire: { attempts, backoff: { type: 'exponential', delayMs: 20 }, concurrency: 8 },
   });
   const scan = queue(t, s, ORDER_JOBS.expireScan);
