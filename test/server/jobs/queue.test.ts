@@ -1,11 +1,10 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { startLocalServices } from '../../../server/src/local-services.js';
 import { createJobs, RetryLater, type JobLog, type JobPayload, type Jobs } from '../../../server/src/jobs/queue.js';
 import { eventually } from '../../helpers/api.js';
 import { serviceUrls } from '../../helpers/services.js';
+import { startOwnRedis } from '../helpers/own-services.js';
 
 const { redisUrl } = serviceUrls();
 
@@ -210,23 +209,19 @@ t.test('jobs wait in Redis for a worker: enqueued by one process, run by the nex
 });
 
 t.test('an enqueue on a hung or lost Redis fails instead of waiting for it', async (t) => {
-  // A Redis of our own, to hang and to stop without touching the one other tests share.
-  const own = await startLocalServices({ need: { mongo: false, redis: true }, log: () => undefined });
-  let stopped = false;
-  t.teardown(() => (stopped ? undefined : own.stop()));
-  const jobs = await createJobs({ redisUrl: own.redisUrl!, prefix: newPrefix(), workers: false, log: memoryLog(), commandTimeoutMs: 200 });
+  // A Redis of our own, to hang and to kill without touching the one other tests share.
+  const own = await startOwnRedis(t);
+  const jobs = await createJobs({ redisUrl: own.url, prefix: newPrefix(), workers: false, log: memoryLog(), commandTimeoutMs: 200 });
   t.teardown(() => jobs.close());
   jobs.define('test.fast', async () => undefined);
   t.ok(await jobs.enqueue('test.fast', {}), 'works while Redis answers');
 
-  // Hung: Redis holds every client's commands (as a stalled server would); the command times out.
-  const admin = new Redis(own.redisUrl!);
-  await admin.call('CLIENT', 'PAUSE', '60000', 'ALL');
+  // Hung: the connection stays open and nothing answers; the command times out.
+  own.pause();
   await t.rejects(jobs.enqueue('test.fast', {}), /timed out/i);
+  own.resume();
 
   // Lost: no offline queue, so the enqueue is refused at once rather than held until Redis returns.
-  admin.disconnect();
-  await own.stop();
-  stopped = true;
+  await own.kill();
   await t.rejects(jobs.enqueue('test.fast', {}));
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { startLocalServices } from '../../../server/src/local-services.js';
 import { apiClient } from '../../helpers/api.js';
 import { startStack } from '../../helpers/stack.js';
+import { startOwnRedis } from '../helpers/own-services.js';
 
 t.test('orders are priced by the server, listed newest first, and private to their owner', async (t) => {
   const s = await startStack();
@@ -153,15 +153,9 @@ t.test('Idempotency-Key: a retried create returns the first order, never a secon
 
 t.test('Idempotency-Key holds in the database alone: Redis losing every key (a restart, a flush) never makes a second order', async (t) => {
   // A Redis of its own to flush: the shared one holds other test files' sessions and job queues.
-  const redis = await startLocalServices({ need: { mongo: false, redis: true }, log: () => undefined });
-  const s = await startStack({ tweak: (c) => ({ ...c, redisUrl: redis.redisUrl }) }).catch(async (err: Error) => {
-    await redis.stop();
-    throw err;
-  });
-  t.teardown(async () => {
-    await s.close();
-    await redis.stop();
-  });
+  const redis = await startOwnRedis(t);
+  const s = await startStack({ tweak: (c) => ({ ...c, redisUrl: redis.url }) });
+  t.teardown(() => s.close());
   const { token, openid } = await s.login();
   const api = apiClient(s.apiBase, token);
   const body = { items: [{ sku: 'COFFEE-LATTE', quantity: 2 }] };
