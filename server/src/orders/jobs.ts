@@ -4,7 +4,8 @@
 import type { Redis } from 'ioredis';
 import { RetryLater, type Backoff, type JobLog, type JobPayload, type Jobs } from '../jobs/queue.js';
 import type { OrderDoc } from './model.js';
-import { scanCursor, type OrderRepository, type ScanCursor } from './repository.js';
+import { Types } from 'mongoose';
+import { scanCursor, type FulfilmentFacts, type OrderRepository, type ScanCursor } from './repository.js';
 import type { OrderService } from './service.js';
 
 export const ORDER_JOBS = {
@@ -57,6 +58,21 @@ export interface OrderJobsDeps {
 const expireJobId = (orderId: string) => `expire-${orderId}`;
 const fulfilJobId = (orderId: string) => `fulfil-${orderId}`;
 
+function factsOf(orderId: string, p: JobPayload): FulfilmentFacts | undefined {
+  const { outTradeNo, openid, amount, paidAmount, transactionId, paidAt } = p;
+  if (typeof outTradeNo !== 'string' || typeof openid !== 'string' || typeof amount !== 'number') return undefined;
+  if (typeof transactionId !== 'string' || typeof paidAt !== 'string' || !Types.ObjectId.isValid(orderId)) return undefined;
+  return {
+    _id: new Types.ObjectId(orderId),
+    outTradeNo,
+    openid,
+    amount,
+    ...(typeof paidAmount === 'number' ? { paidAmount } : {}),
+    transactionId,
+    paidAt: new Date(paidAt),
+  };
+}
+
 function orderIdOf(payload: JobPayload): string | undefined {
   return typeof payload.orderId === 'string' ? payload.orderId : undefined;
 }
@@ -86,10 +102,13 @@ export async function defineOrderJobs(deps: OrderJobsDeps): Promise<OrderJobSett
     async (payload) => {
       const orderId = orderIdOf(payload);
       if (!orderId) return { outcome: 'bad_payload' };
+      // Enqueued by settle with the facts of the payment: the event is written without a read.
+      const facts = factsOf(orderId, payload);
+      if (facts) return { outcome: await orders.emitFulfilment(facts) };
+      // Enqueued by the scan: the order says what is left to do.
       const order = await orders.find({ id: orderId });
       if (!order || order.fulfilment?.state !== 'PENDING') return { outcome: 'nothing_pending' };
-      await orders.emitFulfilment(order);
-      return { outcome: 'emitted' };
+      return { outcome: await orders.emitFulfilment(order) };
     },
     { attempts: s.fulfil.attempts, backoff: s.fulfil.backoff, concurrency: s.fulfil.concurrency },
   );
@@ -183,9 +202,22 @@ export async function enqueueExpiry(jobs: Jobs, order: Pick<OrderDoc, '_id' | 'e
  * update). Never throws and never takes long (the queue's commands time out): a failure is logged
  * and the fulfil scan enqueues the order once its fulfilment has been pending fulfilAfterMs.
  */
-export async function enqueueFulfilment(jobs: Jobs, orderId: string): Promise<void> {
+export async function enqueueFulfilment(jobs: Jobs, order: FulfilmentFacts): Promise<void> {
+  const orderId = order._id.toString();
   try {
-    await jobs.enqueue(ORDER_JOBS.fulfil, { orderId }, { jobId: fulfilJobId(orderId) });
+    await jobs.enqueue(
+      ORDER_JOBS.fulfil,
+      {
+        orderId,
+        outTradeNo: order.outTradeNo,
+        openid: order.openid,
+        amount: order.amount,
+        paidAmount: order.paidAmount ?? order.amount,
+        transactionId: order.transactionId ?? null,
+        paidAt: order.paidAt?.toISOString() ?? null,
+      },
+      { jobId: fulfilJobId(orderId) },
+    );
   } catch (err) {
     jobs.log.warn({ job: ORDER_JOBS.fulfil, orderId, err: { message: (err as Error).message } }, 'fulfilment not enqueued; the fulfil scan will pick it up');
   }

@@ -22,6 +22,9 @@ export interface PaymentFacts {
   paidAt: Date;
 }
 
+/** What a fulfilment event records: all of it is known the moment the order becomes PAID. */
+export type FulfilmentFacts = Pick<OrderDoc, '_id' | 'outTradeNo' | 'openid' | 'amount' | 'paidAmount' | 'transactionId' | 'paidAt'>;
+
 export interface TransitionChanges {
   set?: Record<string, unknown>;
   /** flags to raise; any flag also opens the order's follow-up */
@@ -191,8 +194,9 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
      * unique index), then marks it emitted. Safe to repeat after any crash. A transaction that already
      * fulfilled another order is not fulfilled twice: the order is held for an operator instead.
      */
-    async emitFulfilment(order: OrderDoc, now = new Date()): Promise<'emitted' | 'held' | 'skipped'> {
-      if (!order.transactionId || !order.paidAt || order.fulfilment?.state !== 'PENDING') return 'skipped';
+    async emitFulfilment(order: FulfilmentFacts | OrderDoc, now = new Date()): Promise<'emitted' | 'held' | 'skipped'> {
+      if (!order.transactionId || !order.paidAt) return 'skipped';
+      if ('fulfilment' in order && order.fulfilment?.state !== 'PENDING') return 'skipped';
       try {
         await FulfilmentEvent.create({
           orderId: order._id,

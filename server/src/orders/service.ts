@@ -9,7 +9,7 @@ import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
 import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
 import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
-import { enqueueExpiry } from './jobs.js';
+import { enqueueExpiry, enqueueFulfilment } from './jobs.js';
 import type { OrderRepository } from './repository.js';
 import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
 
@@ -36,8 +36,8 @@ export interface OrderServiceDeps {
   /** the notify_url sent to WeChat (resolved once the server listens, in sandbox mode) */
   notifyUrl: () => string;
   /**
-   * Starts the fulfilment of an order that just became PAID (unflagged). Defaults to recording the
-   * fulfilment event at once; the job queue passes its own. Its failure never undoes the payment:
+   * Starts the fulfilment of an order that just became PAID (unflagged). Defaults to enqueueing the
+   * orders.fulfil job. Its failure never undoes the payment:
    * the order's PENDING mark stays, and the background scan finishes it.
    */
   fulfil?: (order: OrderDoc) => Promise<void>;
@@ -119,11 +119,9 @@ export type ExpireResult =
 
 export function createOrderService(deps: OrderServiceDeps) {
   const { orders, pay, redis, catalog, config, log } = deps;
-  const fulfil =
-    deps.fulfil ??
-    (async (order: OrderDoc) => {
-      await orders.emitFulfilment(order);
-    });
+  // The PAID write is the only database write of a payment's hot path: the fulfilment event is
+  // written by the orders.fulfil job, from the facts in its payload.
+  const fulfil = deps.fulfil ?? ((order: OrderDoc) => enqueueFulfilment(deps.jobs, order));
   const settleDeps: SettleDeps = {
     orders,
     log,

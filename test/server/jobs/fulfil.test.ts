@@ -47,7 +47,7 @@ t.test('enqueueFulfilment emits a paid order’s fulfilment, and never fails its
   await events(s).deleteMany({ orderId: _id });
   await orders(s).updateOne({ _id }, { $set: { 'fulfilment.state': 'PENDING', 'fulfilment.createdAt': new Date() } });
 
-  await enqueueFulfilment(s.app.jobs, order.id);
+  await enqueueFulfilment(s.app.jobs, (await s.app.orderRepo.find({ id: order.id }))!);
   // The event is written first, then the order marked: wait for the mark.
   await until(async () => (await orders(s).findOne({ _id }))!.fulfilment.state, (st) => st === 'EMITTED');
   t.match((await orders(s).findOne({ _id }))!.fulfilment, { state: 'EMITTED' });
@@ -55,5 +55,5 @@ t.test('enqueueFulfilment emits a paid order’s fulfilment, and never fails its
 
   // With the queue gone, it resolves all the same (the scan is the safety net).
   await s.app.jobs.close();
-  await t.resolves(enqueueFulfilment(s.app.jobs, order.id));
+  await t.resolves(enqueueFulfilment(s.app.jobs, (await s.app.orderRepo.find({ id: order.id }))!));
 });

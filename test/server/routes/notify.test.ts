@@ -52,7 +52,7 @@ async function post(base: string, body: string, contentType = 'text/xml') {
 }
 
 t.test('50 concurrent duplicate notifies over two instances: one PAID transition, one fulfilment, all SUCCESS', async (t) => {
-  const s = await startStack({ instances: 2 });
+  const s = await startStack({ instances: 2, jobs: { workers: true } });
   t.teardown(() => s.close());
   const { api, order, openid } = await paidAtWechat(s);
   const body = signed(notifyFields(s, order, openid), s.config.pay.apiKey);
@@ -63,14 +63,18 @@ t.test('50 concurrent duplicate notifies over two instances: one PAID transition
   const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
   t.equal(doc!.status, 'PAID');
   t.equal(doc!.history.filter((h: { to: string }) => h.to === 'PAID').length, 1, 'one PAID transition');
+  // The fulfilment event follows on the job queue, once.
+  await eventually(() => s.app.mongo.collection('orders').findOne({ _id: doc!._id }), (d) => d?.fulfilment?.state === 'EMITTED');
   t.equal(await s.app.mongo.collection('fulfilment_events').countDocuments({ orderId: doc!._id }), 1, 'one fulfilment event');
   t.equal((await api.getOrder(order.id)).body.status, 'PAID');
 
   // A late duplicate for the settled order: SUCCESS, nothing changes.
   const late = await post(s.apiBases[1]!, body);
   t.equal(late.text, SUCCESS);
+  const before = await s.app.mongo.collection('orders').findOne({ _id: doc!._id });
+  t.equal((await post(s.apiBases[0]!, body)).text, SUCCESS);
   const again = await s.app.mongo.collection('orders').findOne({ _id: doc!._id });
-  t.equal(again!.version, doc!.version);
+  t.equal(again!.version, before!.version, 'a duplicate writes nothing');
 });
 
 t.test('unverified or mismatched notifies change nothing, get FAIL, and never crash the server', async (t) => {

@@ -16,7 +16,7 @@ const events = (s: Stack) => s.app.mongo.collection('fulfilment_events');
 
 for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
   t.test(`happy path with ${signType}: order, pay, cashier, notify, PAID`, async (t) => {
-    const s = await startStack({ env: { WECHATPAY_SIGN_TYPE: signType } });
+    const s = await startStack({ env: { WECHATPAY_SIGN_TYPE: signType }, jobs: { workers: true } });
     t.teardown(() => s.close());
     const { api, order } = await orderFor(s);
 
@@ -96,7 +96,7 @@ t.test('SYSTEMERROR from unifiedorder is retried with the same out_trade_no', as
 });
 
 t.test('notify dropped: polling the order still reaches PAID through orderquery', async (t) => {
-  const s = await startStack();
+  const s = await startStack({ jobs: { workers: true } });
   t.teardown(() => s.close());
   const { api, order } = await orderFor(s);
   const p = (await api.pay(order.id)).body;
@@ -106,7 +106,7 @@ t.test('notify dropped: polling the order still reaches PAID through orderquery'
   t.equal(res.body.status, 'PAID', 'the very first poll asked WeChat');
   const doc = await orders(s).findOne({ _id: new Types.ObjectId(order.id) });
   t.equal(doc!.history.at(-1).source, 'orderquery');
-  t.equal(await events(s).countDocuments({ orderId: doc!._id }), 1);
+  t.equal(await eventually(() => events(s).countDocuments({ orderId: doc!._id }), (n) => n === 1), 1, 'one fulfilment event');
   const log = (await (await fetch(`${s.sandboxBase}/sandbox/notifications?out_trade_no=${order.outTradeNo}`)).json()) as unknown;
   t.match(log, { attempts: [{ dropped: true }] }, 'the sandbox really dropped it');
 });
@@ -128,7 +128,7 @@ t.test('status polls ask WeChat at most once per interval', async (t) => {
 });
 
 t.test('ORDERPAID from unifiedorder settles the order as PAID, not an error', async (t) => {
-  const s = await startStack();
+  const s = await startStack({ jobs: { workers: true } });
   t.teardown(() => s.close());
   const { api, order } = await orderFor(s);
   const p = (await api.pay(order.id)).body;
@@ -144,7 +144,7 @@ t.test('ORDERPAID from unifiedorder settles the order as PAID, not an error', as
   t.match(res.body, { code: 'ORDER_ALREADY_PAID' });
   const doc = await orders(s).findOne({ _id: new Types.ObjectId(order.id) });
   t.equal(doc!.status, 'PAID');
-  t.equal(await events(s).countDocuments({ orderId: doc!._id }), 1);
+  t.equal(await eventually(() => events(s).countDocuments({ orderId: doc!._id }), (n) => n === 1), 1, 'one fulfilment event');
 });
 
 t.test('cancel: closes at WeChat and locally; a paid order stays PAID', async (t) => {
