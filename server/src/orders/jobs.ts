@@ -13,6 +13,8 @@ export const ORDER_JOBS = {
   expireScan: 'orders.expire-scan',
   fulfil: 'orders.fulfil',
   fulfilScan: 'orders.fulfil-scan',
+  wechatClose: 'orders.wechat-close',
+  wechatCloseScan: 'orders.wechat-close-scan',
 } as const;
 
 interface Retry {
@@ -57,6 +59,7 @@ export interface OrderJobsDeps {
 
 const expireJobId = (orderId: string) => `expire-${orderId}`;
 const fulfilJobId = (orderId: string) => `fulfil-${orderId}`;
+const wechatCloseJobId = (orderId: string) => `wxclose-${orderId}`;
 
 function factsOf(orderId: string, p: JobPayload): FulfilmentFacts | undefined {
   const { outTradeNo, openid, amount, paidAmount, transactionId, paidAt } = p;
@@ -179,7 +182,31 @@ export async function defineOrderJobs(deps: OrderJobsDeps): Promise<OrderJobSett
     { attempts: 1, keepDead: 20 },
   );
 
+  // closeorder for orders cancelled before WeChat allowed it: 30 s, 1, 2, 4 ... min, then a dead letter.
+  jobs.define(
+    ORDER_JOBS.wechatClose,
+    async (payload) => {
+      const orderId = orderIdOf(payload);
+      if (!orderId) return { outcome: 'bad_payload' };
+      return { outcome: await service.closeAtWechat(orderId) };
+    },
+    { attempts: s.expire.attempts, backoff: s.expire.backoff, concurrency: s.expire.concurrency },
+  );
+  jobs.define(
+    ORDER_JOBS.wechatCloseScan,
+    async () => {
+      const pending = await orders.wechatClosePending(s.scanLimit);
+      await jobs.enqueueMany(
+        ORDER_JOBS.wechatClose,
+        pending.map((o) => ({ payload: { orderId: o._id.toString() }, jobId: wechatCloseJobId(o._id.toString()) })),
+      );
+      return { seen: pending.length };
+    },
+    { attempts: 1, keepDead: 20 },
+  );
+
   await jobs.every(ORDER_JOBS.expireScan, s.scanEveryMs);
+  await jobs.every(ORDER_JOBS.wechatCloseScan, s.scanEveryMs);
   await jobs.every(ORDER_JOBS.fulfilScan, s.scanEveryMs);
   return s;
 }
@@ -220,5 +247,15 @@ export async function enqueueFulfilment(jobs: Jobs, order: FulfilmentFacts): Pro
     );
   } catch (err) {
     jobs.log.warn({ job: ORDER_JOBS.fulfil, orderId, err: { message: (err as Error).message } }, 'fulfilment not enqueued; the fulfil scan will pick it up');
+  }
+}
+
+/** Schedules closeorder for an order cancelled here, for when WeChat allows it. Never throws (the scan is the net). */
+export async function enqueueWechatClose(jobs: Jobs, order: Pick<OrderDoc, '_id'>, due: Date): Promise<void> {
+  const orderId = order._id.toString();
+  try {
+    await jobs.enqueue(ORDER_JOBS.wechatClose, { orderId }, { jobId: wechatCloseJobId(orderId), delayMs: due.getTime() - Date.now() });
+  } catch (err) {
+    jobs.log.warn({ job: ORDER_JOBS.wechatClose, orderId, err: { message: (err as Error).message } }, 'closeorder not enqueued; the scan will find the order');
   }
 }

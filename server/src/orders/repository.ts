@@ -225,6 +225,15 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return 'emitted';
     },
 
+    async markWechatClosed(id: Types.ObjectId): Promise<void> {
+      await Order.updateOne({ _id: id, wechatClose: 'PENDING' }, { $set: { wechatClose: 'DONE' } });
+    },
+
+    /** Orders closed here whose trade WeChat has not closed yet. */
+    async wechatClosePending(limit = 200): Promise<OrderDoc[]> {
+      return Order.find({ wechatClose: 'PENDING' }).limit(limit).lean<OrderDoc[]>();
+    },
+
     /** The follow-up queue: orders an operator must look at, oldest first. */
     async openFollowUps(limit = 100): Promise<OrderDoc[]> {
       return Order.find({ followUp: 'OPEN' }).sort({ createdAt: 1 }).limit(limit).lean<OrderDoc[]>();

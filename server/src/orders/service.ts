@@ -9,7 +9,7 @@ import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
 import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
 import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
-import { enqueueExpiry, enqueueFulfilment } from './jobs.js';
+import { enqueueExpiry, enqueueFulfilment, enqueueWechatClose } from './jobs.js';
 import type { OrderRepository } from './repository.js';
 import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
 
@@ -344,16 +344,54 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     /** Cancels an unpaid order; an order WeChat already took money for becomes PAID instead. */
-    async cancel(order: OrderDoc): Promise<OrderDoc> {
+    async cancel(order: OrderDoc, now = new Date()): Promise<OrderDoc> {
       if (order.status === 'CLOSED' || SETTLED_PAID.includes(order.status)) return order;
       const id = order._id.toString();
       const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async () => {
         const fresh = (await orders.find({ id })) ?? order;
         if (fresh.status === 'CLOSED' || SETTLED_PAID.includes(fresh.status)) return fresh;
-        return close(fresh, 'cancel');
+        // No prepay was ever made: WeChat has no trade to close.
+        if (!fresh.prepay) return close(fresh, 'cancel');
+        const due = wechatCloseDue(fresh);
+        if (due.getTime() <= now.getTime()) {
+          try {
+            return await close(fresh, 'cancel');
+          } catch (err) {
+            // WeChat cannot close it right now: close here, and there through the queue.
+            log.warn({ err: { message: (err as Error).message }, outTradeNo: fresh.outTradeNo }, 'closeorder failed; closing locally, WeChat later');
+          }
+        }
+        // Too early for closeorder (WeChat allows it 5 minutes after the first prepay): close here now.
+        const settled = await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, { source: 'cancel', confirmed: true, closeSet: { wechatClose: 'PENDING' } });
+        if (settled.order?.status === 'CLOSED' && settled.order.wechatClose === 'PENDING') {
+          await enqueueWechatClose(deps.jobs, settled.order, due);
+        }
+        return settled.order ?? fresh;
       });
       if (!locked.acquired) throw new Errors.Busy();
       return locked.value;
+    },
+
+    /**
+     * The orders.wechat-close job: closeorder for an order cancelled here. A payment WeChat took
+     * meanwhile is recorded (PAID_AFTER_CLOSE, held for an operator); a refusal is retried.
+     */
+    async closeAtWechat(orderId: string): Promise<'done' | 'paid' | 'gone'> {
+      const order = await orders.find({ id: orderId });
+      if (!order || order.wechatClose !== 'PENDING') return 'gone';
+      try {
+        await pay.closeOrder({ out_trade_no: order.outTradeNo });
+      } catch (err) {
+        if (!(err instanceof WxPayError)) throw err;
+        if (err.code === 'ORDERPAID') {
+          const after = await queryAndApply(order, 'closeorder');
+          await orders.markWechatClosed(order._id);
+          return SETTLED_PAID.includes(after.status) ? 'paid' : 'done';
+        }
+        if (err.code !== 'ORDERCLOSED' && err.code !== 'ORDERNOTEXIST') throw err;
+      }
+      await orders.markWechatClosed(order._id);
+      return 'done';
     },
 
     /**
@@ -413,6 +451,12 @@ export function createOrderService(deps: OrderServiceDeps) {
       return { outcome: after.status === 'CLOSED' ? 'closed' : 'settled', status: after.status };
     },
   };
+}
+
+/** WeChat allows closeorder 5 minutes after the trade's first unifiedorder (plus a margin). */
+export function wechatCloseDue(order: OrderDoc): Date {
+  const firstPay = order.history.find((h) => h.to === 'PAYING')?.at ?? order.prepay?.createdAt ?? order.createdAt;
+  return new Date(firstPay.getTime() + 5 * 60_000 + 5_000);
 }
 
 function bodyFor(order: OrderDoc): string {
