@@ -352,16 +352,14 @@ export function createOrderService(deps: OrderServiceDeps) {
         if (fresh.status === 'CLOSED' || SETTLED_PAID.includes(fresh.status)) return fresh;
         // No prepay was ever made: WeChat has no trade to close.
         if (!fresh.prepay) return close(fresh, 'cancel');
-        const due = wechatCloseDue(fresh);
-        if (due.getTime() <= now.getTime()) {
-          try {
-            return await close(fresh, 'cancel');
-          } catch (err) {
-            // WeChat cannot close it right now: close here, and there through the queue.
-            log.warn({ err: { message: (err as Error).message }, outTradeNo: fresh.outTradeNo }, 'closeorder failed; closing locally, WeChat later');
-          }
+        // WeChat documents closeorder as refused within 5 minutes of the first prepay (it does not
+        // always enforce it): try at once, and if WeChat will not close it now, close here and there later.
+        try {
+          return await close(fresh, 'cancel');
+        } catch (err) {
+          log.warn({ err: { message: (err as Error).message }, outTradeNo: fresh.outTradeNo }, 'closeorder refused for now; closing locally, at WeChat later');
         }
-        // Too early for closeorder (WeChat allows it 5 minutes after the first prepay): close here now.
+        const due = new Date(Math.max(wechatCloseDue(fresh).getTime(), now.getTime() + 30_000));
         const settled = await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, { source: 'cancel', confirmed: true, closeSet: { wechatClose: 'PENDING' } });
         if (settled.order?.status === 'CLOSED' && settled.order.wechatClose === 'PENDING') {
           await enqueueWechatClose(deps.jobs, settled.order, due);
