@@ -32,9 +32,10 @@ function cdata(value: string): string {
   return `<![CDATA[${body}]]>`;
 }
 
-/** `<xml>` with each value in CDATA; undefined/null skipped; names must be [A-Za-z0-9_]. */
-export function toXml(fields: Record<string, string | number | undefined | null>): string {
-  let out = '<xml>';
+/** `<xml>` (or `<root>`) with each value in CDATA; undefined/null skipped; names must be [A-Za-z0-9_]. */
+export function toXml(fields: Record<string, string | number | undefined | null>, root = 'xml'): string {
+  if (!FIELD_NAME_RE.test(root)) throw new TypeError(`toXml: invalid root name ${JSON.stringify(root)}`);
+  let out = `<${root}>`;
   for (const [name, raw] of Object.entries(fields)) {
     if (raw === undefined || raw === null) continue;
     if (!FIELD_NAME_RE.test(name)) throw new TypeError(`toXml: invalid field name ${JSON.stringify(name)}`);
@@ -45,7 +46,7 @@ export function toXml(fields: Record<string, string | number | undefined | null>
     }
     out += `<${name}>${cdata(value)}</${name}>`;
   }
-  return out + '</xml>';
+  return `${out}</${root}>`;
 }
 
 const parser = new XMLParser({
@@ -179,9 +180,14 @@ function leafValue(name: string, children: unknown): string {
   return parts.map((p) => p.text).join('');
 }
 
-/** Parses a flat WeChat `<xml>` document into string fields; throws XmlError on anything else. */
-export function parseXml(input: string | Buffer, opts?: { maxBytes?: number }): Record<string, string> {
+/**
+ * Parses a flat WeChat `<xml>` document into string fields; throws XmlError on anything else.
+ * `root` names another root element with the same rules (a refund notification's req_info decrypts
+ * to a `<root>` document).
+ */
+export function parseXml(input: string | Buffer, opts?: { maxBytes?: number; root?: string }): Record<string, string> {
   const maxBytes = opts?.maxBytes ?? MAX_XML_BYTES;
+  const rootName = opts?.root ?? 'xml';
   const isBuffer = Buffer.isBuffer(input);
   if (!isBuffer && typeof input !== 'string') throw new XmlError('XML_MALFORMED', 'XML body must be a string or Buffer');
   const size = isBuffer ? input.length : Buffer.byteLength(input, 'utf8');
@@ -206,8 +212,8 @@ export function parseXml(input: string | Buffer, opts?: { maxBytes?: number }): 
   });
   if (roots.length !== 1) throw new XmlError('XML_NOT_WECHAT', 'XML must have exactly one root element');
   const root = roots[0] as Node;
-  if (nameOf(root) !== 'xml') throw new XmlError('XML_NOT_WECHAT', 'root element must be <xml>');
-  const children = root['xml'];
+  if (nameOf(root) !== rootName) throw new XmlError('XML_NOT_WECHAT', `root element must be <${rootName}>`);
+  const children = root[rootName];
   if (!Array.isArray(children)) throw new XmlError('XML_MALFORMED', 'unexpected parser output');
 
   const out: Record<string, string> = {};
@@ -215,9 +221,9 @@ export function parseXml(input: string | Buffer, opts?: { maxBytes?: number }): 
     const name = nameOf(child);
     if (name === '#text') {
       if (isWhitespace(textOf(child) ?? '')) continue;
-      throw new XmlError('XML_NOT_WECHAT', 'text directly under <xml>');
+      throw new XmlError('XML_NOT_WECHAT', `text directly under <${rootName}>`);
     }
-    if (name === '#cdata') throw new XmlError('XML_NOT_WECHAT', 'CDATA directly under <xml>');
+    if (name === '#cdata') throw new XmlError('XML_NOT_WECHAT', `CDATA directly under <${rootName}>`);
     if (!FIELD_NAME_RE.test(name) || name === '__proto__') {
       throw new XmlError('XML_NOT_WECHAT', 'field names must be [A-Za-z0-9_]');
     }
