@@ -27,8 +27,11 @@
  * }
  *
  * Answer: { armed: { notify: [...], payApi: [...], login: [...] } } with the remaining counts.
+ *
+ * Refund and bill faults ("refund", "refundNotify", "bill") are documented in refund-faults.ts.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { RefundFaults, RefundFaultsBodyProps } from './refund-faults.js';
 
 const Count = Type.Integer({ minimum: 1, maximum: 10_000 });
 
@@ -69,6 +72,7 @@ export const FaultsBodySchema = Type.Object(
     notify: Type.Optional(oneOrMany(NotifyFaultSchema)),
     payApi: Type.Optional(oneOrMany(PayApiFaultSchema)),
     login: Type.Optional(oneOrMany(LoginFaultSchema)),
+    ...RefundFaultsBodyProps,
   },
   { additionalProperties: false },
 );
@@ -95,8 +99,10 @@ export class Faults {
   private notify: Armed<NotifyFault>[] = [];
   private payApi: Armed<PayApiFault>[] = [];
   private login: Armed<LoginFault>[] = [];
+  readonly refunds = new RefundFaults();
 
   arm(body: FaultsBody): void {
+    this.refunds.arm(body);
     for (const f of list(body.notify)) this.notify.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.payApi)) this.payApi.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.login)) this.login.push({ ...f, count: f.count ?? 1 });
@@ -106,10 +112,12 @@ export class Faults {
     this.notify = [];
     this.payApi = [];
     this.login = [];
+    this.refunds.reset();
   }
 
-  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[] } {
+  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[] } & ReturnType<RefundFaults['snapshot']> {
     return {
+      ...this.refunds.snapshot(),
       notify: this.notify.map((f) => ({ ...f })),
       payApi: this.payApi.map((f) => ({ ...f })),
       login: this.login.map((f) => ({ ...f })),
