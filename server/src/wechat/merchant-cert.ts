@@ -18,15 +18,20 @@ export type MerchantCertErrorCode =
   /** the private key does not belong to the certificate */
   | 'CERT_KEY_MISMATCH';
 
+/** Which input was at fault: the PKCS#12, the certificate, or the private key. */
+export type MerchantCertPart = 'p12' | 'cert' | 'key';
+
 /** Never carries the passphrase or key material; `path` names the file when one was involved. */
 export class MerchantCertError extends Error {
   readonly code: MerchantCertErrorCode;
   readonly path: string | undefined;
-  constructor(code: MerchantCertErrorCode, message: string, opts: { path?: string; cause?: unknown } = {}) {
+  readonly part: MerchantCertPart | undefined;
+  constructor(code: MerchantCertErrorCode, message: string, opts: { path?: string; part?: MerchantCertPart; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'MerchantCertError';
     this.code = code;
     this.path = opts.path;
+    this.part = opts.part;
   }
 }
 
@@ -55,14 +60,14 @@ export interface MerchantCert {
   fingerprint256: string;
 }
 
-function readFile(path: string, what: string): Buffer {
-  if (typeof path !== 'string' || path === '') throw new MerchantCertError('CERT_FILE_UNREADABLE', `${what}: no path given`);
+function readFile(path: string, what: string, part: MerchantCertPart): Buffer {
+  if (typeof path !== 'string' || path === '') throw new MerchantCertError('CERT_FILE_UNREADABLE', `${what}: no path given`, { part });
   try {
     return readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : code === 'EISDIR' ? 'is a directory' : 'cannot be read';
-    throw new MerchantCertError('CERT_FILE_UNREADABLE', `${what} ${path} ${why}`, { path, cause: err });
+    throw new MerchantCertError('CERT_FILE_UNREADABLE', `${what} ${path} ${why}`, { path, part, cause: err });
   }
 }
 
@@ -73,22 +78,22 @@ function looksLikeMacFailure(err: unknown): boolean {
 
 /** PKCS#12 → PEM pair, with forge (it decrypts RC2-40, 3DES and PBES2/AES bags alike). */
 function fromPkcs12(der: Buffer, passphrase: string, path: string | undefined): { cert: string; key: string } {
-  if (typeof passphrase !== 'string') throw new MerchantCertError('CERT_BAD_PASSPHRASE', 'PKCS#12 passphrase must be a string', { ...(path ? { path } : {}) });
+  if (typeof passphrase !== 'string') throw new MerchantCertError('CERT_BAD_PASSPHRASE', 'PKCS#12 passphrase must be a string', { ...(path ? { path } : {}), part: 'p12' });
   const where = path ? ` ${path}` : '';
   let asn1: forge.asn1.Asn1;
   try {
     asn1 = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')), false);
   } catch (err) {
-    throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} is not DER (is it a PEM file?)`, { ...(path ? { path } : {}), cause: err });
+    throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} is not DER (is it a PEM file?)`, { ...(path ? { path } : {}), part: 'p12', cause: err });
   }
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase);
   } catch (err) {
     if (looksLikeMacFailure(err)) {
-      throw new MerchantCertError('CERT_BAD_PASSPHRASE', `PKCS#12${where}: wrong passphrase (WeChat's is the mch_id)`, { ...(path ? { path } : {}) });
+      throw new MerchantCertError('CERT_BAD_PASSPHRASE', `PKCS#12${where}: wrong passphrase (WeChat's is the mch_id)`, { ...(path ? { path } : {}), part: 'p12' });
     }
-    throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} could not be read`, { ...(path ? { path } : {}), cause: err });
+    throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} could not be read`, { ...(path ? { path } : {}), part: 'p12', cause: err });
   }
   const keyBags = [
     ...(p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag as string })[forge.pki.oids.pkcs8ShroudedKeyBag as string] ?? []),
@@ -97,8 +102,8 @@ function fromPkcs12(der: Buffer, passphrase: string, path: string | undefined): 
   const certBags = p12.getBags({ bagType: forge.pki.oids.certBag as string })[forge.pki.oids.certBag as string] ?? [];
   const keyBag = keyBags.find((b) => b.key);
   const certs = certBags.map((b) => b.cert).filter((c): c is forge.pki.Certificate => c !== undefined);
-  if (!keyBag?.key) throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} holds no private key`, { ...(path ? { path } : {}) });
-  if (certs.length === 0) throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} holds no certificate`, { ...(path ? { path } : {}) });
+  if (!keyBag?.key) throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} holds no private key`, { ...(path ? { path } : {}), part: 'p12' });
+  if (certs.length === 0) throw new MerchantCertError('CERT_INVALID', `PKCS#12${where} holds no certificate`, { ...(path ? { path } : {}), part: 'p12' });
   const key = forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keyBag.key)));
   // The merchant's own certificate is the one matching the key; any others are chain certificates.
   const modulus = keyBag.key.n.toString(16);
@@ -107,8 +112,9 @@ function fromPkcs12(der: Buffer, passphrase: string, path: string | undefined): 
   return { cert: pem, key };
 }
 
-function checkPair(certPem: string, keyPem: string, path: string | undefined): { x509: X509Certificate; key: KeyObject; keyPem: string } {
-  const at = path ? { path } : {};
+function checkPair(certPem: string, keyPem: string, path: string | undefined, keyPath = path): { x509: X509Certificate; key: KeyObject; keyPem: string } {
+  const at = { ...(path ? { path } : {}), part: 'cert' as const };
+  const keyAt = { ...(keyPath ? { path: keyPath } : {}), part: 'key' as const };
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(certPem);
@@ -116,15 +122,15 @@ function checkPair(certPem: string, keyPem: string, path: string | undefined): {
     throw new MerchantCertError('CERT_INVALID', `certificate${path ? ` ${path}` : ''} is not a PEM X.509 certificate`, { ...at, cause: err });
   }
   if (/ENCRYPTED/.test(keyPem.split('\n', 1)[0] ?? '') || /Proc-Type: 4,ENCRYPTED/.test(keyPem)) {
-    throw new MerchantCertError('CERT_INVALID', 'the private key is passphrase-protected; give it unencrypted (as WeChat delivers apiclient_key.pem)', at);
+    throw new MerchantCertError('CERT_INVALID', `the private key${keyPath ? ` ${keyPath}` : ''} is passphrase-protected; give it unencrypted (as WeChat delivers apiclient_key.pem)`, keyAt);
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new MerchantCertError('CERT_INVALID', 'the private key is not a PEM private key', { ...at, cause: err });
+    throw new MerchantCertError('CERT_INVALID', `the private key${keyPath ? ` ${keyPath}` : ''} is not a PEM private key`, { ...keyAt, cause: err });
   }
-  if (!x509.checkPrivateKey(key)) throw new MerchantCertError('CERT_KEY_MISMATCH', 'the private key does not belong to the certificate', at);
+  if (!x509.checkPrivateKey(key)) throw new MerchantCertError('CERT_KEY_MISMATCH', `the private key${keyPath && keyPath !== path ? ` ${keyPath}` : ''} does not belong to the certificate`, keyAt);
   return { x509, key, keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
@@ -137,16 +143,18 @@ export function loadMerchantCert(source: MerchantCertSource): MerchantCert {
   let certPem: string;
   let keyPem: string;
   let path: string | undefined;
+  let keyPath: string | undefined;
   if ('p12Path' in source) {
     path = source.p12Path;
-    ({ cert: certPem, key: keyPem } = fromPkcs12(readFile(source.p12Path, 'PKCS#12 file'), source.passphrase, path));
+    ({ cert: certPem, key: keyPem } = fromPkcs12(readFile(source.p12Path, 'PKCS#12 file', 'p12'), source.passphrase, path));
   } else if ('p12' in source) {
     if (!Buffer.isBuffer(source.p12)) throw new MerchantCertError('CERT_INVALID', 'p12 must be a Buffer');
     ({ cert: certPem, key: keyPem } = fromPkcs12(source.p12, source.passphrase, undefined));
   } else if ('certPath' in source) {
     path = source.certPath;
-    certPem = readFile(source.certPath, 'certificate file').toString('utf8');
-    keyPem = readFile(source.keyPath, 'private key file').toString('utf8');
+    keyPath = source.keyPath;
+    certPem = readFile(source.certPath, 'certificate file', 'cert').toString('utf8');
+    keyPem = readFile(source.keyPath, 'private key file', 'key').toString('utf8');
   } else if ('certPem' in source) {
     certPem = source.certPem;
     keyPem = source.keyPem;
@@ -154,7 +162,7 @@ export function loadMerchantCert(source: MerchantCertSource): MerchantCert {
   } else {
     throw new MerchantCertError('CERT_INVALID', 'loadMerchantCert: give { p12Path, passphrase }, { p12, passphrase }, { certPath, keyPath } or { certPem, keyPem }');
   }
-  const { x509, keyPem: pkcs8 } = checkPair(certPem, keyPem, path);
+  const { x509, keyPem: pkcs8 } = checkPair(certPem, keyPem, path, keyPath ?? path);
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(x509.subject)?.[1];
   return {
     cert: certPem,
