@@ -54,7 +54,8 @@ async function wxError(p: Promise<unknown>): Promise<WxPayError> {
 }
 
 t.test('a refund over mutual TLS: PROCESSING, then SUCCESS with a real req_info notification; orderquery says REFUND', async (t) => {
-  const { sb, client } = await refundSandbox(t, { timeScale: 0.2 });
+  // Settles 5 s after it is taken (10 s scaled by 0.5): time enough to see it PROCESSING first.
+  const { sb, client } = await refundSandbox(t, { timeScale: 0.5 });
   const rx = await notifyReceiver(t);
   const trade = await paidTrade(sb, { totalFee: 1000 });
   const no = outRefundNo();
