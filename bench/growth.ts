@@ -59,7 +59,8 @@ interface SizeResult {
 
 async function main() {
   const opts = args();
-  const s = await startStack({ timeScale: 1 });
+  // Workers on: the fulfilment jobs a notify enqueues compete for the same database, as in production.
+  const s = await startStack({ timeScale: 1, jobs: { workers: true } });
   const Order = s.app.mongo.model('Order');
   const key = s.config.pay.apiKey;
   const { token, openid } = await s.login();
