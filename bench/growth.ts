@@ -109,7 +109,8 @@ async function main() {
   const seed = async (count: number, status: string, who?: string) => {
     const docs = [];
     for (let i = 0; i < count; i++) docs.push(shape(status, who));
-    for (let i = 0; i < docs.length; i += 1000) await Order.collection.insertMany(docs.slice(i, i + 1000), { ordered: false });
+    // Small batches: one insertMany must finish within the connection's socket timeout on a busy machine.
+    for (let i = 0; i < docs.length; i += 250) await Order.collection.insertMany(docs.slice(i, i + 250), { ordered: false });
     return docs;
   };
 

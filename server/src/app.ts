@@ -12,10 +12,14 @@ import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
 import jobsPlugin from './plugins/jobs.js';
+import type { RefundsPluginOptions } from './plugins/refunds.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
+import refundNotifyRoutes from './routes/refund-notify.js';
+import refundRequestRoutes from './routes/refund-requests.js';
+import refundsPlugin from './plugins/refunds.js';
 import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
@@ -31,6 +35,8 @@ export interface AppOptions {
   jobsPrefix?: string;
   /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
   jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings> };
+  /** refunds' waits between WeChat calls and their scan interval (tests shorten them) */
+  refunds?: RefundsPluginOptions;
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
   rateLimitNameSpace?: string;
   /** first retry delay of WeChat Pay calls */
@@ -161,12 +167,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(authPlugin);
     await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
+    await app.register(refundsPlugin, opts.refunds ?? {});
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
+    await app.register(refundNotifyRoutes);
+    await app.register(refundRequestRoutes);
     await app.ready();
   } catch (err) {
     // Whatever did connect must not keep the process alive.

@@ -92,6 +92,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dbName,
     jobsPrefix: `jobs-${dbName}`,
     jobs: opts.jobs ?? { workers: false },
+    // Refunds wait milliseconds, not minutes, between WeChat calls in tests.
+    refunds: { delays: { retry: [50, 100, 200], notEnough: 200, query: [50, 100, 200] }, scanEveryMs: 0 },
     payRetryDelayMs: 10,
     rateLimitNameSpace: `rl:${dbName}:`,
     ...(opts.logStream ? { logger: { ...(loggerOptions('info') as object), stream: opts.logStream } } : {}),
