@@ -190,3 +190,19 @@ export function fakeRequestPayment(errMsg = 'requestPayment:ok') {
     },
   };
 }
+
+/** A wx.requestSubscribeMessage fake: records each call's template ids, answers as scripted (default reject). */
+export function fakeRequestSubscribe(answer: (templateId: string) => string | { errCode: number } = () => 'reject') {
+  const calls: string[][] = [];
+  const fn = async (templateIds: string[]): Promise<Record<string, unknown>> => {
+    calls.push([...templateIds]);
+    const out: Record<string, unknown> = { errMsg: 'requestSubscribeMessage:ok' };
+    for (const id of templateIds) {
+      const a = answer(id);
+      if (typeof a !== 'string') throw { errCode: a.errCode, errMsg: `requestSubscribeMessage:fail ${a.errCode}` };
+      out[id] = a;
+    }
+    return out;
+  };
+  return { calls, fn };
+}

@@ -6,9 +6,9 @@ import {
   type PayPhase,
   type SimulatedPayParams,
 } from '../../../miniprogram/services/payment.js';
-import { BASE, deferred, fakeClock, fakeRequestPayment, fakeServer, memoryStorage } from '../helpers/fakes.js';
+import { BASE, deferred, fakeClock, fakeRequestPayment, fakeRequestSubscribe, fakeServer, memoryStorage } from '../helpers/fakes.js';
 
-function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: number; maxConfirmMs?: number } = {}) {
+function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: number; maxConfirmMs?: number; allowSandbox?: boolean } = {}) {
   const server = fakeServer();
   const clock = fakeClock();
   const rp = fakeRequestPayment();
@@ -17,12 +17,14 @@ function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: nu
     {
       baseUrl: BASE,
       appId: 'wxdemoappid',
+      allowSandbox: opts.allowSandbox ?? true,
       ...(opts.failedGraceMs !== undefined ? { failedGraceMs: opts.failedGraceMs } : {}),
       ...(opts.maxConfirmMs !== undefined ? { maxConfirmMs: opts.maxConfirmMs } : {}),
     },
     {
       request: server.request,
       requestPayment: rp.fn,
+      requestSubscribeMessage: fakeRequestSubscribe().fn,
       login: server.login,
       storage: memoryStorage(),
       sleep: opts.sleep ?? clock.sleep,
