@@ -334,3 +334,17 @@ t.test('sandbox without an address and no default → error, no payment', async 
   t.match(await s.api.payment.pay('o1'), { outcome: 'error', error: { code: 'BAD_PAY_PARAMS' } });
   t.equal(s.simulated.length + s.rp.calls.length, 0);
 });
+
+t.test('a build without the sandbox (trial, release) never pays a sandbox answer: refused, nothing shown', async (t) => {
+  const s = setup({ allowSandbox: false });
+  s.server.setPayParams({ sandbox: true, sandboxBase: 'http://sandbox.test:9' });
+  const r = await s.api.payment.pay('o1');
+  t.match(r, { outcome: 'error', retryable: false, error: { kind: 'client', code: 'SANDBOX_NOT_ALLOWED' } });
+  t.equal(s.simulated.length, 0, 'no simulated cashier');
+  t.equal(s.rp.calls.length, 0, 'and no wx.requestPayment with params WeChat never issued');
+  t.equal(s.server.count('GET', GET_O1), 0, 'nothing to confirm');
+  s.server.setPayParams({ sandbox: false });
+  s.server.script('o1', ['PAID']);
+  t.match(await s.api.payment.pay('o1'), { outcome: 'paid' }, 'real pay params still pay');
+  t.equal(s.rp.calls.length, 1);
+});
