@@ -2,7 +2,7 @@
 // data for setData, in the current language. Kept here so that it is tested without a page.
 import type { Order, Refund, RefundRequest } from '../../shared/api.js';
 import { t } from '../i18n/index.js';
-import { formatFen, formatTime, isPayable, payButtonText, statusNote, statusText } from './format.js';
+import { formatFen, formatTime, isPayable, statusNote, statusText } from './format.js';
 import { refundAvailability, type RefundAvailability } from './refunds.js';
 
 export interface LineView {
@@ -83,7 +83,7 @@ export function orderView(o: Order): OrderView {
       subtotalText: formatFen(i.price * i.quantity),
     })),
     payable: isPayable(o.status),
-    payText: payButtonText(o.status),
+    payText: o.status === 'FAILED' ? t('order.payAgain') : t('order.pay'),
   };
 }
 

@@ -83,6 +83,8 @@ Page({
 
   /** loads once per visit: onShow after onLoad does not load twice */
   loadedOnce: false,
+  /** unloaded: answers still on their way are dropped */
+  gone: false,
   /** a navigation is under way: a second tap must not open a second page */
   leaving: false,
 
@@ -98,6 +100,15 @@ Page({
     if (this.loadedOnce) void this.load();
   },
 
+  onUnload() {
+    this.gone = true;
+  },
+
+  /** setData, unless the page is gone */
+  show(patch: Partial<DetailData>) {
+    if (!this.gone) this.setData(patch);
+  },
+
   onPullDownRefresh() {
     void this.load().then(() => wx.stopPullDownRefresh());
   },
@@ -106,28 +117,28 @@ Page({
     const id = this.data.orderId;
     this.loadedOnce = true;
     if (id === '') {
-      this.setData({ loading: false, notFound: true });
+      this.show({ loading: false, notFound: true });
       return;
     }
-    this.setData({ loading: this.data.order === null, error: '' });
+    this.show({ loading: this.data.order === null, error: '' });
     let order: Order;
     try {
       order = await app.api.orders.get(id);
     } catch (e) {
-      if (isNotFound(e)) this.setData({ loading: false, notFound: true, order: null });
-      else this.setData({ loading: false, error: errorText(asError(e)) });
+      if (isNotFound(e)) this.show({ loading: false, notFound: true, order: null });
+      else this.show({ loading: false, error: errorText(asError(e)) });
       return;
     }
     const paid = PAID_STATES.includes(order.status);
-    this.setData({ loading: false, notFound: false, order: orderView(order), paid });
+    this.show({ loading: false, notFound: false, order: orderView(order), paid });
     if (!paid) {
-      this.setData({ refunds: [], requests: [], refundsError: '', canRefund: false, refundBlocked: '' });
+      this.show({ refunds: [], requests: [], refundsError: '', canRefund: false, refundBlocked: '' });
       return;
     }
     try {
       const [refunds, requests] = await Promise.all([app.api.refunds.list(id), app.api.refunds.requests(id)]);
       const availability = refundAvailability(order, requests);
-      this.setData({
+      this.show({
         refunds: newestFirst(refunds).map(refundView),
         requests: newestFirst(requests).map(requestView),
         refundsError: '',
@@ -135,7 +146,7 @@ Page({
         refundBlocked: refundBlockedText(availability),
       });
     } catch (e) {
-      this.setData({ refundsError: errorText(asError(e)), canRefund: false, refundBlocked: '' });
+      this.show({ refundsError: errorText(asError(e)), canRefund: false, refundBlocked: '' });
     }
   },
 

@@ -90,6 +90,13 @@ Page({
     request: null,
   } as RefundData,
 
+  /** unloaded: answers still on their way are dropped */
+  gone: false,
+
+  onUnload() {
+    this.gone = true;
+  },
+
   onLoad(query: Record<string, string | undefined>) {
     wx.setNavigationBarTitle({ title: t('refund.title') });
     this.setData({ orderId: query.id ?? '' });
@@ -108,6 +115,7 @@ Page({
     try {
       [order, requests] = await Promise.all([app.api.orders.get(id), app.api.refunds.requests(id)]);
     } catch (e) {
+      if (this.gone) return;
       if (isApiClientError(e) && e.statusCode === 404) this.setData({ loading: false, notFound: true });
       else this.setData({ loading: false, error: errorText(asError(e)) });
       return;
@@ -116,6 +124,7 @@ Page({
   },
 
   show(order: Order, requests: RefundRequest[]) {
+    if (this.gone) return;
     const availability = refundAvailability(order, requests);
     const newest = newestFirst(requests)[0];
     const v = orderView(order);
@@ -136,7 +145,7 @@ Page({
     this.count();
   },
 
-  onDetail(e: WechatMiniprogram.Input) {
+  typeDetail(e: WechatMiniprogram.Input) {
     this.setData({ detail: String(e.detail.value ?? ''), submitError: '' });
     this.count();
   },

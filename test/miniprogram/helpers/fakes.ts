@@ -56,7 +56,7 @@ export interface Seen {
   body: unknown;
 }
 
-type Override = (req: Seen) => HttpResponse | Promise<HttpResponse> | 'network' | undefined;
+type Override = (req: Seen) => HttpResponse | Promise<HttpResponse | 'network' | undefined> | 'network' | undefined;
 
 /**
  * A fake of the server's HTTP API, enough for the client's logic: sessions,
@@ -192,8 +192,13 @@ export function fakeServer() {
     setPayParams(p: Partial<PayParams> & Record<string, unknown>) {
       payParams = { ...payParams, ...p };
     },
+    /** answers matching requests first (undefined: not this one); returns a function that removes it */
     override(o: Override) {
       overrides.push(o);
+      return () => {
+        const i = overrides.indexOf(o);
+        if (i >= 0) overrides.splice(i, 1);
+      };
     },
     /** a paid order, as the server returns one (paidAt, transactionId) */
     paidOrder(id: string, extra: Partial<Order> = {}): Order {

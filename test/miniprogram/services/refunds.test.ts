@@ -110,7 +110,7 @@ t.test('what the detail page shows, in 简体中文 and in English', async (t) =
     payable: false,
     lines: [{ name: '绿茶', quantityText: '× 2', subtotalText: '¥12.50' }],
   });
-  t.match(orderView(order({ status: 'CREATED' })), { paidText: '', transactionId: '', refundedText: '', payable: true, payText: '支付' });
+  t.match(orderView(order({ status: 'CREATED' })), { paidText: '', transactionId: '', refundedText: '', payable: true, payText: '去支付' });
   t.match(orderView(order({ status: 'FAILED' })), { statusText: '支付失败', statusNote: '未扣款，可重新支付', payText: '重新支付' });
   const refunds = [
     { id: 'a', amount: 250, status: 'SUCCESS' as const, reason: 'r', createdAt: '2024-05-01T05:00:00.000Z', successAt: '2024-05-01T05:10:00.000Z' },
