@@ -1,6 +1,9 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { DEMO_MERCHANT } from '../server/src/sandbox/demo.js';
-import { parseXml, sign, toBeijingTime, toXml, verifyPayNotify, verifySign, type SignType } from '../server/src/wechat/index.js';
-import { median, nowMs } from './stats.js';
+import { notifyReply, parseXml, sign, toBeijingTime, toXml, verifyPayNotify, verifySign, type SignType } from '../server/src/wechat/index.js';
+import { parseXmlStrictReference } from '../server/src/wechat/xml-reference.js';
+import { fmt, median, nowMs, table } from './stats.js';
 
 /** One protocol operation's figures over several timed rounds (after a warm-up). */
 export interface MicroResult {
@@ -145,4 +148,230 @@ export function runMicro(opts: MicroOptions): MicroResult[] {
   const results = cases.map(([name, fn]) => measure(name, fn, opts));
   if (sink === 0x7fffffff) console.log(''); // keeps `sink` observable
   return results;
+}
+
+// ---- the notify codec side by side with other WeChat Pay v2 SDKs ---------------------------------
+//
+// One "codec op" is what a notify endpoint does with a payment notification's body: parse the XML,
+// verify it, and produce the SUCCESS reply. Each codec is called exactly as its SDK does it:
+//   ours                    verifyPayNotify(bytes, merchant) + notifyReply(true), as /wxpay/notify
+//                           (strict UTF-8 decoding of the bytes included; signature, appid, mch_id,
+//                           amounts and time_end checked)
+//   tenpay 2.1.18           `await tenpay._parse(xml, 'middleware_pay')` + its reply, util.buildXML(
+//                           { return_code: 'SUCCESS' }): what its Express/Koa middleware runs (xml2js
+//                           parse, return_code/result_code, appid, mch_id, sign)
+//   wechatpay-axios-plugin  Transformer.toObject(xml) (fast-xml-parser), then the plugin's own v2
+//   0.9.6                   verifier (return_code/result_code, Hash.sign + Hash.equals), and its
+//                           documented notify reply Transformer.toXml({ return_code, return_msg })
+// The peers get the body already decoded to a string (their frameworks decode it, outside the
+// timing); ours is given the raw bytes and decodes them inside the timing. Every op is awaited
+// (tenpay's is async), and the codecs' rounds are interleaved so that load on a shared machine hits
+// them alike. Each round is timed twice: wall clock, and the process's CPU time (user + system,
+// GC threads included), which other work on a busy machine disturbs far less.
+
+const require = createRequire(import.meta.url);
+
+interface TenpayLike {
+  _parse(xml: string, type: string, signType?: string): Promise<Record<string, string>>;
+}
+interface PluginTransformer {
+  toObject(xml: string): Record<string, string> | undefined;
+  toXml(data: Record<string, string>): string;
+  new (mchid: string, secret: string): { verifier: (this: object, data: unknown) => unknown };
+}
+
+export interface CodecCase {
+  name: string;
+  sdk: 'ours' | 'tenpay' | 'wechatpay-axios-plugin';
+  signType: SignType;
+  op: () => Promise<unknown>;
+}
+
+/** The three codecs on the same signed notify (~830 bytes, 17 fields), each checked to accept it and refuse a forgery. */
+export async function codecCases(): Promise<CodecCase[]> {
+  const Tenpay = require('tenpay') as new (cfg: { appid: string; mchid: string; partnerKey: string }) => TenpayLike;
+  const tenpayUtil = require('tenpay/lib/util.js') as { buildXML(obj: Record<string, string>): string };
+  const { Transformer } = require('wechatpay-axios-plugin') as { Transformer: PluginTransformer };
+  const { appid, mchId, key } = DEMO_MERCHANT;
+  const tenpay = new Tenpay({ appid, mchid: mchId, partnerKey: key });
+  const pluginVerifier = new Transformer(mchId, key).verifier;
+
+  const cases: CodecCase[] = [];
+  for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
+    const fields = notifyFields(signType);
+    const text = toXml(fields);
+    const bytes = Buffer.from(text, 'utf8');
+    const forged = toXml({ ...fields, total_fee: '1' });
+    const merchant = { appid, mchId, key, signType };
+
+    const ours = async (body: Buffer) => {
+      verifyPayNotify(body, merchant);
+      return notifyReply(true);
+    };
+    const viaTenpay = async (xml: string) => {
+      await tenpay._parse(xml, 'middleware_pay');
+      return tenpayUtil.buildXML({ return_code: 'SUCCESS' });
+    };
+    const viaPlugin = async (xml: string) => {
+      const data = Transformer.toObject(xml);
+      if (pluginVerifier.call({}, data) !== data) throw new Error('wechatpay-axios-plugin: notify does not verify');
+      return Transformer.toXml({ return_code: 'SUCCESS', return_msg: 'OK' });
+    };
+
+    // A broken path would be meaninglessly fast: each must accept the notify and refuse the forgery.
+    for (const [sdk, accept, refuse] of [
+      ['ours', () => ours(bytes), () => ours(Buffer.from(forged))],
+      ['tenpay', () => viaTenpay(text), () => viaTenpay(forged)],
+      ['wechatpay-axios-plugin', () => viaPlugin(text), () => viaPlugin(forged)],
+    ] as const) {
+      const reply = await accept();
+      if (typeof reply !== 'string' || !reply.includes('SUCCESS')) throw new Error(`codec setup: ${sdk} did not accept the notify`);
+      if (await refuse().then(() => true, () => false)) throw new Error(`codec setup: ${sdk} accepted a forged notify`);
+    }
+    cases.push(
+      { name: `ours ${signType}`, sdk: 'ours', signType, op: () => ours(bytes) },
+      { name: `tenpay ${signType}`, sdk: 'tenpay', signType, op: () => viaTenpay(text) },
+      { name: `wechatpay-axios-plugin ${signType}`, sdk: 'wechatpay-axios-plugin', signType, op: () => viaPlugin(text) },
+    );
+  }
+  return cases;
+}
+
+async function timeLoopAsync(fn: () => Promise<unknown>, ops: number): Promise<number> {
+  return (await timeRoundAsync(fn, ops)).wallMs;
+}
+
+async function timeRoundAsync(fn: () => Promise<unknown>, ops: number): Promise<{ wallMs: number; cpuMs: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = nowMs();
+  for (let i = 0; i < ops; i++) consume(await fn());
+  const wallMs = nowMs() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+export interface CodecResult extends MicroResult {
+  sdk: CodecCase['sdk'];
+  signType: SignType;
+  /** median over rounds of the process CPU time per op, µs */
+  cpuUsPerOp: number;
+}
+
+export interface CodecRatio {
+  signType: SignType;
+  /** how many times faster ours is: peer µs/op ÷ ours µs/op (median rounds, wall clock) */
+  vsTenpay: number;
+  vsPlugin: number;
+  /** against the faster of the two peers */
+  vsFastestPeer: number;
+  fastestPeer: CodecCase['sdk'];
+  /** the same from CPU time per op */
+  cpu: { vsTenpay: number; vsPlugin: number; vsFastestPeer: number };
+}
+
+/** Runs the codecs with interleaved rounds; returns each one's figures and ours-vs-peers ratios. */
+export async function runCodec(opts: MicroOptions): Promise<{ results: CodecResult[]; ratios: CodecRatio[] }> {
+  const cases = await codecCases();
+  const sized = [];
+  for (const c of cases) {
+    let ops = 64;
+    let lastMs = 0;
+    const warmUntil = nowMs() + opts.warmupMs;
+    while (nowMs() < warmUntil) {
+      lastMs = await timeLoopAsync(c.op, ops);
+      if (lastMs < opts.roundMs / 4) ops *= 2;
+    }
+    const perOpMs = lastMs > 0 ? lastMs / ops : 0.001;
+    sized.push({ c, opsPerRound: Math.max(100, Math.round(opts.roundMs / perOpMs)), usPerOp: [] as number[], cpuUsPerOp: [] as number[] });
+  }
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const s of sized) {
+      const { wallMs, cpuMs } = await timeRoundAsync(s.c.op, s.opsPerRound);
+      s.usPerOp.push((wallMs * 1000) / s.opsPerRound);
+      s.cpuUsPerOp.push((cpuMs * 1000) / s.opsPerRound);
+    }
+  }
+  const results: CodecResult[] = sized.map(({ c, opsPerRound, usPerOp, cpuUsPerOp }) => {
+    const med = median(usPerOp);
+    const min = Math.min(...usPerOp);
+    const max = Math.max(...usPerOp);
+    return {
+      name: c.name,
+      sdk: c.sdk,
+      signType: c.signType,
+      rounds: opts.rounds,
+      opsPerRound,
+      opsPerSec: 1e6 / med,
+      usPerOp: med,
+      usPerOpMin: min,
+      usPerOpMax: max,
+      spreadPct: ((max - min) / med) * 100,
+      cpuUsPerOp: median(cpuUsPerOp),
+    };
+  });
+  const ratios: CodecRatio[] = (['MD5', 'HMAC-SHA256'] as const).map((signType) => {
+    const of = (sdk: CodecCase['sdk']) => results.find((r) => r.sdk === sdk && r.signType === signType)!;
+    const [ours, tp, plugin] = [of('ours'), of('tenpay'), of('wechatpay-axios-plugin')];
+    const vsTenpay = tp.usPerOp / ours.usPerOp;
+    const vsPlugin = plugin.usPerOp / ours.usPerOp;
+    const cpuVsTenpay = tp.cpuUsPerOp / ours.cpuUsPerOp;
+    const cpuVsPlugin = plugin.cpuUsPerOp / ours.cpuUsPerOp;
+    return {
+      signType,
+      vsTenpay,
+      vsPlugin,
+      vsFastestPeer: Math.min(vsTenpay, vsPlugin),
+      fastestPeer: vsTenpay < vsPlugin ? 'tenpay' : 'wechatpay-axios-plugin',
+      cpu: { vsTenpay: cpuVsTenpay, vsPlugin: cpuVsPlugin, vsFastestPeer: Math.min(cpuVsTenpay, cpuVsPlugin) },
+    };
+  });
+  if (sink === 0x7fffffff) console.log('');
+  return { results, ratios };
+}
+
+/** Our two XML readers on the same notify: the single-pass reader and the fast-xml-parser reference. */
+export function runReaders(opts: MicroOptions): MicroResult[] {
+  const bytes = Buffer.from(toXml(notifyFields('MD5')), 'utf8');
+  if (parseXml(bytes).sign !== parseXmlStrictReference(bytes).sign) throw new Error('readers setup');
+  return [
+    measure('parseXml (single pass, bytes)', () => parseXml(bytes), opts),
+    measure('parseXmlStrictReference (fast-xml-parser, bytes)', () => parseXmlStrictReference(bytes), opts),
+  ];
+}
+
+function printCodec(results: CodecResult[], ratios: CodecRatio[], readers: MicroResult[]): void {
+  console.log('\n== Notify codec: parse + verify + SUCCESS reply, ~830-byte notify (median of rounds) ==\n');
+  console.log(
+    table([
+      ['codec', 'µs/op', 'ops/s', 'min µs', 'max µs', 'spread', 'CPU µs/op', 'rounds x ops'],
+      ...results.map((m) => [
+        m.name,
+        fmt(m.usPerOp, 2),
+        fmt(m.opsPerSec, 0),
+        fmt(m.usPerOpMin, 2),
+        fmt(m.usPerOpMax, 2),
+        `±${fmt(m.spreadPct / 2, 1)}%`,
+        fmt(m.cpuUsPerOp, 2),
+        `${m.rounds} x ${m.opsPerRound}`,
+      ]),
+    ]),
+  );
+  console.log('\nours is N times as fast (peer per op ÷ ours; wall clock, and CPU time in brackets):\n');
+  const x = (wall: number, cpu: number) => `${fmt(wall, 2)}x (${fmt(cpu, 2)}x)`;
+  console.log(
+    table([
+      ['sign type', 'vs tenpay', 'vs wechatpay-axios-plugin', 'vs the fastest peer'],
+      ...ratios.map((r) => [r.signType, x(r.vsTenpay, r.cpu.vsTenpay), x(r.vsPlugin, r.cpu.vsPlugin), `${x(r.vsFastestPeer, r.cpu.vsFastestPeer)} ${r.fastestPeer}`]),
+    ]),
+  );
+  console.log('\nour XML readers alone:\n');
+  console.log(table([['reader', 'µs/op', 'ops/s', 'spread'], ...readers.map((m) => [m.name, fmt(m.usPerOp, 2), fmt(m.opsPerSec, 0), `±${fmt(m.spreadPct / 2, 1)}%`])]));
+}
+
+// `node --import tsx bench/micro.ts [--quick]`: the codec comparison alone (no database needed).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const quick = process.argv.includes('--quick');
+  const opts: MicroOptions = quick ? { warmupMs: 100, roundMs: 50, rounds: 3 } : { warmupMs: 500, roundMs: 200, rounds: 9 };
+  const { results, ratios } = await runCodec(opts);
+  printCodec(results, ratios, runReaders(opts));
 }

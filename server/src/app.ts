@@ -4,11 +4,14 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { Config } from './config.js';
+import { Errors, isNamedError } from './errors.js';
 import { loggerOptions } from './logger.js';
-import mongoPlugin from './plugins/mongo.js';
-import redisPlugin from './plugins/redis.js';
+import type { OrderJobSettings } from './orders/jobs.js';
+import mongoPlugin, { isDatabaseUnavailable } from './plugins/mongo.js';
+import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
+import jobsPlugin from './plugins/jobs.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
@@ -24,8 +27,10 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** overrides the database named in MONGODB_URI (tests use a fresh one per file) */
   dbName?: string;
-  /** ms between background sweeps (pending fulfilments, expired orders); 0 turns them off */
-  sweepIntervalMs?: number;
+  /** Redis key prefix of the job queues (default `jobs`; tests isolate themselves with one of their own) */
+  jobsPrefix?: string;
+  /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
+  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings> };
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
   rateLimitNameSpace?: string;
   /** first retry delay of WeChat Pay calls */
@@ -62,22 +67,33 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => clearInterval(idleCloser));
 
-  // TypeBox validates every part. Query strings and params are text, so they are converted
-  // (limit=2 is 2); bodies are JSON and validated strictly (a quantity of "2" is not 2).
+  // TypeBox validates every part. Query strings and params are text, converted strictly by the
+  // schema (limit=2 is 2; 1e2, 1.5, 0x10, a repeated key or an unknown one are refused); bodies are
+  // JSON and validated as they are (a quantity of "2" is not 2).
   app.setValidatorCompiler((route) => {
     const schema = route.schema as TSchema;
     const check = TypeCompiler.Compile(schema);
-    const convert = route.httpPart !== 'body';
+    const part = route.httpPart === 'querystring' ? 'query' : (route.httpPart ?? 'input');
+    const fromText = route.httpPart === 'querystring' || route.httpPart === 'params';
     return (data: unknown) => {
-      const value = convert ? Value.Default(schema, Value.Convert(schema, data)) : data;
+      let value = data;
+      if (fromText) {
+        const converted = convertText(schema, data, part, route.httpPart === 'querystring');
+        if ('error' in converted) return { error: new Error(converted.error) };
+        value = Value.Default(schema, converted.value);
+      } else if (route.httpPart !== 'body') {
+        value = Value.Default(schema, Value.Convert(schema, data));
+      }
       if (check.Check(value)) return { value };
       const first = check.Errors(value).First();
-      const part = route.httpPart === 'querystring' ? 'query' : (route.httpPart ?? 'input');
       const where = first?.path ? `${part}${first.path.replace(/\//g, '.')}` : part;
       return { error: new Error(`${where} ${first?.message.toLowerCase() ?? 'is invalid'}`) };
     };
   });
 
+  // Only our named errors (errors.ts) and Fastify's own 4xx reach a client as they are. Anything
+  // else, whatever code, status or message it carries, is 500 INTERNAL with the request id; a
+  // failure of Redis or the database is 503 naming it.
   app.setErrorHandler((err, req, reply) => {
     const error = err as Error & { statusCode?: number; code?: string; validation?: unknown };
     if (error.validation || error.code === 'FST_ERR_VALIDATION') {
@@ -88,22 +104,37 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         message: error.message,
       });
     }
-    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) {
-      req.log.error({ err: error, route: req.routeOptions.url }, 'request failed');
-      return reply.code(status).send({
-        statusCode: status,
-        code: status === 500 ? 'INTERNAL' : (error.code ?? 'INTERNAL'),
-        error: status === 500 ? 'Internal Server Error' : 'Service Unavailable',
-        message: status === 500 ? `Something went wrong; quote request id ${req.id}` : error.message,
-        requestId: String(req.id),
+    if (isNamedError(error) && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({
+        statusCode: error.statusCode,
+        code: error.code,
+        error: httpReason(error.statusCode),
+        message: error.message,
       });
     }
+    if (typeof error.code === 'string' && error.code.startsWith('FST_ERR_') && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({
+        statusCode: error.statusCode,
+        code: normaliseCode(error.code),
+        error: httpReason(error.statusCode),
+        message: error.message,
+      });
+    }
+    const named = isNamedError(error)
+      ? error
+      : isRedisUnavailable(error)
+        ? new Errors.RedisUnavailable()
+        : isDatabaseUnavailable(error)
+          ? new Errors.DatabaseUnavailable()
+          : undefined;
+    const status = named?.statusCode ?? 500;
+    req.log.error({ err: error, code: named?.code ?? 'INTERNAL', route: req.routeOptions.url }, 'request failed');
     return reply.code(status).send({
       statusCode: status,
-      code: normaliseCode(error.code),
+      code: named?.code ?? 'INTERNAL',
       error: httpReason(status),
-      message: error.message,
+      message: named ? named.message : `Something went wrong; quote request id ${req.id}`,
+      requestId: String(req.id),
     });
   });
 
@@ -117,21 +148,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   try {
-    await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName });
-    await app.register(redisPlugin, { url: config.redisUrl });
+    await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName, serverSelectionTimeoutMs: config.timeouts.mongodbMs });
+    await app.register(redisPlugin, { url: config.redisUrl, commandTimeoutMs: config.timeouts.redisCommandMs });
     await app.register(rateLimit, {
       global: false,
       redis: app.redis,
       nameSpace: opts.rateLimitNameSpace ?? 'rl:',
       skipOnError: true,
-      errorResponseBuilder: (_req, ctx) =>
-        Object.assign(new Error(`Too many requests: try again in ${ctx.after}`), { statusCode: 429, code: 'RATE_LIMITED' }),
+      errorResponseBuilder: (_req, ctx) => new Errors.RateLimited(ctx.after),
     });
     await app.register(wechatPlugin, { retryDelayMs: opts.payRetryDelayMs });
     await app.register(authPlugin);
-    await app.register(ordersPlugin, { sweepIntervalMs: opts.sweepIntervalMs });
+    await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
+    await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
     await app.register(healthRoutes);
-    await app.register(sessionRoutes);
+    await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
     await app.register(notifyRoutes);
@@ -182,6 +213,62 @@ function httpReason(status: number): string {
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
     429: 'Too Many Requests',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
   };
   return reasons[status] ?? 'Error';
+}
+
+type Converted = { value: unknown } | { error: string };
+
+const INTEGER_TEXT = /^(0|-?[1-9][0-9]*)$/;
+const NUMBER_TEXT = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+
+/**
+ * Text (a query string or path parameter) to the type its schema names, strictly: an integer is
+ * digits only, a number plain decimal, a boolean true or false, and a key given twice where one value
+ * is expected is refused. TypeBox's own Value.Convert takes 1e2, 1.5 and 0x10 as integers.
+ */
+function convertText(schema: TSchema, data: unknown, part: string, refuseUnknown: boolean): Converted {
+  if (schema.type !== 'object' || typeof data !== 'object' || data === null) return { value: data };
+  const properties = (schema.properties ?? {}) as Record<string, TSchema>;
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(data as Record<string, unknown>)) {
+    const prop = properties[key];
+    if (!prop) {
+      if (refuseUnknown) return { error: `${part}.${key} is not a parameter of this route` };
+      out[key] = raw;
+      continue;
+    }
+    const converted = convertValue(prop, raw, `${part}.${key}`);
+    if ('error' in converted) return converted;
+    out[key] = converted.value;
+  }
+  return { value: out };
+}
+
+function convertValue(schema: TSchema, raw: unknown, where: string): Converted {
+  if (schema.type === 'array') {
+    const items = Array.isArray(raw) ? raw : [raw];
+    const out: unknown[] = [];
+    for (const item of items) {
+      const c = convertValue((schema.items ?? {}) as TSchema, item, where);
+      if ('error' in c) return c;
+      out.push(c.value);
+    }
+    return { value: out };
+  }
+  if (Array.isArray(raw)) return { error: `${where} must be given once` };
+  if (typeof raw !== 'string') return { value: raw };
+  switch (schema.type) {
+    case 'integer':
+      return INTEGER_TEXT.test(raw) ? { value: Number(raw) } : { error: `${where} must be a whole number written in digits` };
+    case 'number':
+      return NUMBER_TEXT.test(raw) ? { value: Number(raw) } : { error: `${where} must be a decimal number` };
+    case 'boolean':
+      return raw === 'true' || raw === 'false' ? { value: raw === 'true' } : { error: `${where} must be true or false` };
+    default:
+      return { value: raw };
+  }
 }

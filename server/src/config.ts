@@ -22,6 +22,8 @@ export interface Config {
   /** unset: main.ts starts a local server and fills it in */
   mongodbUri?: string;
   redisUrl?: string;
+  /** fail fast: how long a request waits on Redis (one command) and on an unreachable database */
+  timeouts: { redisCommandMs: number; mongodbMs: number };
   wechat: {
     appid: string;
     appsecret: string;
@@ -83,6 +85,8 @@ const EnvSchema = Type.Object({
     Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'must be a mongodb:// or mongodb+srv:// URI' }),
   ),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'must be a redis:// or rediss:// URL' })),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Optional(positiveInt('must be a positive whole number of milliseconds')),
+  MONGODB_TIMEOUT_MS: Type.Optional(positiveInt('must be a positive whole number of milliseconds')),
   WECHAT_APPID: Type.Optional(
     Type.String({ pattern: '^wx[0-9a-zA-Z]{16}$', description: 'must be a mini-program appid (wx followed by 16 letters or digits)' }),
   ),
@@ -188,6 +192,10 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     mongodbUri: env.MONGODB_URI,
     redisUrl: env.REDIS_URL,
+    timeouts: {
+      redisCommandMs: Number(env.REDIS_COMMAND_TIMEOUT_MS ?? 2_000),
+      mongodbMs: Number(env.MONGODB_TIMEOUT_MS ?? 3_000),
+    },
     wechat: {
       appid: env.WECHAT_APPID ?? DEMO_MERCHANT.appid,
       appsecret: env.WECHAT_APPSECRET ?? DEMO_MERCHANT.secret,

@@ -23,6 +23,32 @@ export const Errors = {
   Busy: createError('ORDER_BUSY', 'The order is being updated: try again in a moment', 409),
   OrderAlreadyPaid: createError('ORDER_ALREADY_PAID', 'The order is already paid', 409),
   PayFailed: createError('PAY_REQUEST_FAILED', 'WeChat Pay refused the request: %s', 502),
+  BadCursor: createError('BAD_CURSOR', 'before is not a cursor this server gave out', 400),
   BadIdempotencyKey: createError('BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 64 letters, digits, _ or -', 400),
   IdempotencyKeyReused: createError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different order', 409),
+  RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
+  /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
+  LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),
+  RedisUnavailable: createError('REDIS_UNAVAILABLE', 'A service the server depends on (Redis) is unavailable: try again shortly', 503),
+  DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is unavailable: try again shortly', 503),
 };
+
+type NamedErrorConstructor = (typeof Errors)[keyof typeof Errors];
+
+/** code -> HTTP status of every named error: the only codes (besides VALIDATION_ERROR and Fastify's own 4xx) a client sees. */
+export const ERROR_STATUS: ReadonlyMap<string, number> = new Map(
+  (Object.values(Errors) as NamedErrorConstructor[]).map((E) => {
+    const e = new E('', '');
+    return [e.code, e.statusCode ?? 500] as const;
+  }),
+);
+
+/**
+ * One of ours: an instance of a named error, or an error built elsewhere with the code and status of
+ * one (some routes still assemble theirs with Object.assign). Anything else is masked as INTERNAL.
+ */
+export function isNamedError(err: unknown): err is Error & { code: string; statusCode: number } {
+  if (!(err instanceof Error)) return false;
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
+  return typeof code === 'string' && ERROR_STATUS.get(code) === statusCode;
+}

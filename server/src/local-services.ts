@@ -1,7 +1,9 @@
 // Local MongoDB-compatible and Redis servers for `npm start` / `npm test` when
 // MONGODB_URI / REDIS_URL are not given. Real servers, never mocks: Redis from
-// the system `redis-server`; MongoDB from `mongod`, else FerretDB 1.24 (SQLite
-// backend), else mongodb-memory-server when that package is installed.
+// the system `redis-server`; MongoDB from `mongod`, else our build of FerretDB
+// 1.24 on SQLite (`ferretdb-wxpay-mp.N`, made by scripts/build-ferretdb.sh: atomic
+// per document, filters answered by indexes), else any other `ferretdb`, else
+// mongodb-memory-server when that package is installed.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -20,21 +22,29 @@ export interface LocalServicesOptions {
 
 export interface LocalServices {
   mongoUri?: string;
+  /** process id of the MongoDB-compatible server, when it is a process we started (mongod, ferretdb) */
+  mongoPid?: number;
   redisUrl?: string;
   stop(): Promise<void>;
 }
 
 const FERRETDB_VERSION = 'v1.24.2';
-/** Printed as `package:` by `ferretdb --version` when built by scripts/build-ferretdb.sh with its patch. */
-export const FERRETDB_PATCH_MARKER = 'wxpay-mp.1';
+/**
+ * Printed as `package:` by `ferretdb --version` (and as `ferretdbPackage` by buildInfo) when built by
+ * scripts/build-ferretdb.sh with its patch; the same as `marker=` there.
+ */
+export const FERRETDB_PATCH_MARKER = 'wxpay-mp.2';
+/** The name scripts/build-ferretdb.sh installs that build under, beside any other `ferretdb`. */
+export const FERRETDB_BINARY = `ferretdb-${FERRETDB_PATCH_MARKER}`;
 
 /** How to get FerretDB on a machine with Go; printed when no MongoDB-compatible server is found. */
 export const FERRETDB_INSTALL_HINT = [
   `Install FerretDB ${FERRETDB_VERSION} (needs Go): run \`bash scripts/build-ferretdb.sh\` from the repo root, which does:`,
-  `  mkdir -p ~/.cache/wxpay-mp/ferretdb-build && cd ~/.cache/wxpay-mp/ferretdb-build && go mod init ferretbuild`,
+  `  mkdir -p ~/.cache/wxpay-mp/ferretdb-build-${FERRETDB_PATCH_MARKER} && cd ~/.cache/wxpay-mp/ferretdb-build-${FERRETDB_PATCH_MARKER} && go mod init ferretbuild`,
   `  go get -tool github.com/FerretDB/FerretDB/cmd/ferretdb@${FERRETDB_VERSION}`,
   `  then builds it from a copy of the module source with build/version/version.txt filled in and`,
-  `  scripts/ferretdb/wxpay-mp.patch applied (atomic single-document writes), into $(go env GOPATH)/bin/ferretdb.`,
+  `  scripts/ferretdb/wxpay-mp.patch applied (atomic single-document writes, index-backed filters),`,
+  `  into $(go env GOPATH)/bin/${FERRETDB_BINARY}.`,
   `  (A plain \`go install github.com/FerretDB/FerretDB/cmd/ferretdb\` gives a binary that panics: "Invalid build/version/version.txt".)`,
   `Or install MongoDB (\`mongod\` on PATH), or \`npm i -D mongodb-memory-server\`, or set MONGODB_URI to a running server.`,
 ].join('\n');
@@ -145,6 +155,8 @@ function spawnReaper(pid: number, cleanupDir?: string): ChildProcess | undefined
   try {
     const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'local-services-reaper', String(pid), cleanupDir ?? ''], {
       stdio: ['pipe', 'ignore', 'ignore'],
+      // it needs cat and sleep whatever PATH we run with: without them it would stop the child at once
+      env: { ...process.env, PATH: [process.env.PATH, '/usr/bin', '/bin'].filter(Boolean).join(path.delimiter) },
     });
     reaper.on('error', () => undefined);
     reaper.stdin?.on('error', () => undefined);
@@ -288,6 +300,8 @@ interface Started {
   uri: string;
   stop(): Promise<void>;
   describe: string;
+  /** the server's process id, when we started it ourselves */
+  pid?: number;
 }
 
 async function startRedis(dir: string, persistent: boolean, cleanupDir?: string): Promise<Started> {
@@ -327,7 +341,7 @@ async function startMongod(bin: string, dir: string, cleanupDir?: string): Promi
     await child.stop();
     throw err;
   }
-  return { uri, stop: () => child.stop(), describe: `mongod (${bin})` };
+  return { uri, stop: () => child.stop(), describe: `mongod (${bin})`, pid: child.proc.pid };
 }
 
 async function startFerretdb(bin: string, dir: string, cleanupDir?: string): Promise<Started> {
@@ -353,11 +367,39 @@ async function startFerretdb(bin: string, dir: string, cleanupDir?: string): Pro
     }
     throw err;
   }
-  const patched = (await ferretdbVersion(bin)).includes(`package: ${FERRETDB_PATCH_MARKER}`);
-  const warning = patched
-    ? ''
-    : `; WARNING: not built by scripts/build-ferretdb.sh (no "${FERRETDB_PATCH_MARKER}" in --version), so concurrent conditional updates are not atomic: rebuild with \`bash scripts/build-ferretdb.sh\``;
-  return { uri, stop: () => child.stop(), describe: `ferretdb (${bin}, SQLite in ${dataDir})${warning}` };
+  const pkg = /package: (\S+)/.exec(await ferretdbVersion(bin))?.[1] ?? '';
+  const warning =
+    pkg === FERRETDB_PATCH_MARKER
+      ? ''
+      : pkg.startsWith('wxpay-mp.')
+        ? `; WARNING: an older build (${pkg}, not ${FERRETDB_PATCH_MARKER}): its filters are full scans that slow down as orders grow: rebuild with \`bash scripts/build-ferretdb.sh\``
+        : `; WARNING: not built by scripts/build-ferretdb.sh (no "${FERRETDB_PATCH_MARKER}" in --version), so concurrent conditional updates are not atomic and filters are full scans: rebuild with \`bash scripts/build-ferretdb.sh\``;
+  return { uri, stop: () => child.stop(), describe: `ferretdb (${bin}, SQLite in ${dataDir})${warning}`, pid: child.proc.pid };
+}
+
+export interface FerretdbServer {
+  uri: string;
+  pid?: number;
+  describe: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start one given FerretDB binary on SQLite with its data in `dir` (kept; made if missing), on a
+ * free loopback port, stopped with its parent like every server here. For benchmarks that
+ * compare builds side by side and tests that restart a server on its data.
+ */
+export async function startFerretdbServer(bin: string, dir: string): Promise<FerretdbServer> {
+  return await startFerretdb(bin, dir);
+}
+
+/**
+ * Our FerretDB build (`ferretdb-wxpay-mp.N`) on PATH or where `go install` puts binaries; with
+ * `anyBuild`, else a plain `ferretdb` (some other build, possibly an older patch or stock).
+ */
+export async function findFerretdb(anyBuild = false): Promise<string | undefined> {
+  const dirs = await goBinDirs();
+  return (await findExecutable(FERRETDB_BINARY, dirs)) ?? (anyBuild ? await findExecutable('ferretdb', dirs) : undefined);
 }
 
 interface MemoryServer {
@@ -397,7 +439,7 @@ type MongoPlan =
 async function planMongo(): Promise<MongoPlan | undefined> {
   const mongod = await findExecutable('mongod');
   if (mongod) return { kind: 'mongod', bin: mongod };
-  const ferretdb = await findExecutable('ferretdb', await goBinDirs());
+  const ferretdb = await findFerretdb(true);
   if (ferretdb) return { kind: 'ferretdb', bin: ferretdb };
   const mod = await importMemoryServer();
   if (mod) return { kind: 'memory', mod };
@@ -422,7 +464,7 @@ export async function startLocalServices(opts: LocalServicesOptions = {}): Promi
     mongoPlan = await planMongo();
     if (!mongoPlan) {
       missing.push(
-        `No MongoDB-compatible server found: no \`mongod\` on PATH, no \`ferretdb\` on PATH or in ${(await goBinDirs()).join(', ')}, and mongodb-memory-server is not installed.\n${FERRETDB_INSTALL_HINT}`,
+        `No MongoDB-compatible server found: no \`mongod\` on PATH, no \`${FERRETDB_BINARY}\` or \`ferretdb\` on PATH or in ${(await goBinDirs()).join(', ')}, and mongodb-memory-server is not installed.\n${FERRETDB_INSTALL_HINT}`,
       );
     }
   }
@@ -472,6 +514,7 @@ export async function startLocalServices(opts: LocalServicesOptions = {}): Promi
         start.then((s) => {
           started.push(s);
           result.mongoUri = s.uri;
+          if (s.pid !== undefined) result.mongoPid = s.pid;
           log(`local services: ${s.describe} on ${s.uri}`);
         }),
       );

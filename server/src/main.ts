@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       say(`WeChat sandbox on ${sandbox.url} (appid ${config.wechat.appid}, mch_id ${config.pay.mchId})`);
     }
 
-    const app = await buildApp({ config });
+    const app = await buildApp({ config, jobs: { workers: true } });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
     say(`wxpay-mp listening on ${address} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'})`);

@@ -18,6 +18,22 @@ const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
 
 export type SessionStore = ReturnType<typeof createSessionStore>;
 
+/** A limit on new sessions per user: a fixed window counted in Redis under `key`. */
+export interface SessionLimit {
+  key: string;
+  max: number;
+  windowMs: number;
+}
+
+// Counts the login and stores the session in one step, so that a login over the limit stores nothing.
+const CREATE_WITHIN_LIMIT = `
+local n = redis.call('INCR', KEYS[2])
+local ttl = redis.call('PTTL', KEYS[2])
+if n == 1 or ttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]); ttl = tonumber(ARGV[3]) end
+if n > tonumber(ARGV[4]) then return {0, ttl} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {1, ttl}`;
+
 export function createSessionStore(redis: Redis, ttlSeconds: number) {
   return {
     ttlSeconds,
@@ -26,6 +42,25 @@ export function createSessionStore(redis: Redis, ttlSeconds: number) {
       const stored: StoredSession = { ...s, createdAt: Date.now() };
       await redis.set(keyFor(token), JSON.stringify(stored), 'EX', ttlSeconds);
       return token;
+    },
+    /** create(), unless this user already has `limit.max` sessions from the current window */
+    async createWithinLimit(
+      s: { openid: string; sessionKey: string; unionid?: string },
+      limit: SessionLimit,
+    ): Promise<{ token: string } | { limitedForMs: number }> {
+      const token = randomBytes(32).toString('base64url');
+      const stored: StoredSession = { ...s, createdAt: Date.now() };
+      const [created, ttl] = (await redis.eval(
+        CREATE_WITHIN_LIMIT,
+        2,
+        keyFor(token),
+        limit.key,
+        JSON.stringify(stored),
+        String(ttlSeconds),
+        String(limit.windowMs),
+        String(limit.max),
+      )) as [number, number];
+      return created === 1 ? { token } : { limitedForMs: Math.max(ttl, 0) };
     },
     async get(token: string): Promise<Session | null> {
       if (!TOKEN_RE.test(token)) return null;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { buildApp } from '../../server/src/app.js';
+import { buildApp, type AppOptions } from '../../server/src/app.js';
 import type { Config } from '../../server/src/config.js';
 import { loggerOptions } from '../../server/src/logger.js';
 import { startSandbox } from '../../server/src/sandbox/app.js';
@@ -28,6 +28,8 @@ export interface StackOptions {
   closeorderMinAgeSeconds?: number;
   /** the sandbox's clock (prepay_id and login-code lifetimes, time_expire, the closeorder rule); default Date.now */
   sandboxNow?: () => number;
+  /** background jobs (default: no workers, so nothing runs behind a test's back) */
+  jobs?: AppOptions['jobs'];
 }
 
 export interface Stack {
@@ -41,6 +43,8 @@ export interface Stack {
   appid: string;
   config: Config;
   dbName: string;
+  /** the options every instance was built with (same database, same job queues): build another with them */
+  appOptions: AppOptions;
   /** a single-use wx.login code for this openid (a new openid when none is given) */
   mintCode(openid?: string): Promise<string>;
   /** a session token, as the mini-program would get one */
@@ -73,18 +77,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   if (opts.tweak) config = opts.tweak(config);
   const dbName = freshDbName('stack');
+  const appOptions: AppOptions = {
+    config,
+    dbName,
+    jobsPrefix: `jobs-${dbName}`,
+    jobs: opts.jobs ?? { workers: false },
+    payRetryDelayMs: 10,
+    rateLimitNameSpace: `rl:${dbName}:`,
+    ...(opts.logStream ? { logger: { ...(loggerOptions('info') as object), stream: opts.logStream } } : {}),
+  };
   const apps: FastifyInstance[] = [];
   const apiBases: string[] = [];
   try {
     for (let i = 0; i < (opts.instances ?? 1); i++) {
-      const app = await buildApp({
-        config,
-        dbName,
-        sweepIntervalMs: 0,
-        payRetryDelayMs: 10,
-        rateLimitNameSpace: `rl:${dbName}:`,
-        ...(opts.logStream ? { logger: { ...(loggerOptions('info') as object), stream: opts.logStream } } : {}),
-      });
+      const app = await buildApp(appOptions);
       apps.push(app);
       await app.listen({ port: 0, host: '127.0.0.1' });
       apiBases.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
@@ -116,6 +122,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     appid: config.wechat.appid,
     config,
     dbName,
+    appOptions,
     async mintCode(openid) {
       const r = (await json('/sandbox/login-codes', 'POST', { appid: config.wechat.appid, ...(openid ? { openid } : {}) })) as {
         code: string;

@@ -5,7 +5,14 @@ import path from 'node:path';
 import t from 'tap';
 import mongoose from 'mongoose';
 import { Redis } from 'ioredis';
-import { freePort, startLocalServices, FERRETDB_INSTALL_HINT, REDIS_INSTALL_HINT } from '../../server/src/local-services.js';
+import {
+  freePort,
+  startLocalServices,
+  FERRETDB_BINARY,
+  FERRETDB_INSTALL_HINT,
+  FERRETDB_PATCH_MARKER,
+  REDIS_INSTALL_HINT,
+} from '../../server/src/local-services.js';
 
 function portOf(uri: string): number {
   return Number(new URL(uri).port);
@@ -249,4 +256,92 @@ t.test('scripts/with-services.ts runs a command with the services and passes its
     p.once('exit', resolve);
   });
   t.equal(missing, 127, 'command not found exits 127');
+});
+
+t.test('the FerretDB build marker is the same in the build script, the patch and here', async (t) => {
+  const root = new URL('../../', import.meta.url);
+  const script = await fs.readFile(new URL('scripts/build-ferretdb.sh', root), 'utf8');
+  const patch = await fs.readFile(new URL('scripts/ferretdb/wxpay-mp.patch', root), 'utf8');
+  t.equal(/^marker="([^"]+)"/m.exec(script)?.[1], FERRETDB_PATCH_MARKER, 'build-ferretdb.sh marker=');
+  t.equal(/^Marker: (\S+)/m.exec(patch)?.[1], FERRETDB_PATCH_MARKER, 'the patch header');
+  t.equal(FERRETDB_BINARY, `ferretdb-${FERRETDB_PATCH_MARKER}`);
+});
+
+t.test(`our build (${FERRETDB_BINARY}) is chosen over another ferretdb`, async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wxpay-mp-fake-ferretdb-'));
+  const saved = { PATH: process.env.PATH, HOME: process.env.HOME, GOPATH: process.env.GOPATH, GOBIN: process.env.GOBIN };
+  t.teardown(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  // Two fakes that say who they are and exit; only this folder on PATH (so no mongod is found), and
+  // Go's bin folders pointed here too (so the real builds there are not found). They take a moment
+  // first, like a real server: the reaper watching each child must not stop it meanwhile, even
+  // with a PATH that lacks cat and sleep.
+  for (const name of ['ferretdb', FERRETDB_BINARY]) {
+    await fs.writeFile(path.join(dir, name), `#!/bin/sh\n/bin/sleep 0.3\necho "fake ${name} started" >&2\nexit 3\n`, { mode: 0o755 });
+  }
+  process.env.PATH = dir;
+  process.env.HOME = dir;
+  process.env.GOPATH = dir;
+  process.env.GOBIN = dir;
+  await t.rejects(startLocalServices({ need: { mongo: true, redis: false } }), {
+    message: new RegExp(`exited with code 3[\\s\\S]*fake ${FERRETDB_BINARY.replace(/\./g, '\\.')} started`),
+  });
+  await fs.rm(path.join(dir, FERRETDB_BINARY));
+  // Without it, another ferretdb on PATH still serves (an older build, with a warning when it starts).
+  const found = await startLocalServices({ need: { mongo: true, redis: false } }).then(
+    () => 'started',
+    (err: Error) => err.message,
+  );
+  t.match(found, /fake ferretdb started/);
+});
+
+t.test('acknowledged writes survive kill -9 of the database server', async (t) => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'wxpay-mp-kill9-'));
+  t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }));
+  const first = await startLocalServices({ dataDir, need: { mongo: true, redis: false } });
+  t.teardown(() => first.stop());
+  if (first.mongoPid === undefined) {
+    t.pass('the MongoDB-compatible server is not a process of ours (mongodb-memory-server): nothing to kill');
+    return;
+  }
+  const client = new mongoose.mongo.MongoClient(first.mongoUri as string, { serverSelectionTimeoutMS: 5_000 });
+  await client.connect();
+  const coll = client.db('durability').collection<{ _id: string; n: number; state?: string }>('c');
+  await coll.createIndex({ state: 1 });
+  // Many acknowledged writes in flight together, the last of them just before the kill.
+  await Promise.all([
+    ...Array.from({ length: 20 }, (_, b) => coll.insertMany(Array.from({ length: 25 }, (_, i) => ({ _id: `b${b}-${i}`, n: i })))),
+    ...Array.from({ length: 50 }, (_, i) => coll.insertOne({ _id: `one-${i}`, n: i, state: 'NEW' })),
+  ]);
+  await coll.insertOne({ _id: 'counter', n: 0 });
+  await Promise.all(Array.from({ length: 100 }, () => coll.updateOne({ _id: 'counter' }, { $inc: { n: 1 } })));
+  const won = await coll.findOneAndUpdate({ _id: 'one-7', state: 'NEW' }, { $set: { state: 'PAID' } }, { returnDocument: 'after' });
+  t.equal(won?.state, 'PAID');
+  const deleted = await coll.deleteOne({ _id: 'one-8' });
+  t.equal(deleted.deletedCount, 1);
+  await client.close(true);
+
+  const port = portOf(first.mongoUri as string);
+  process.kill(first.mongoPid, 'SIGKILL');
+  for (let i = 0; i < 100 && (await probe(port)) === 'open'; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(await probe(port), 'refused', 'the server is gone');
+  await first.stop();
+
+  const again = await startLocalServices({ dataDir, need: { mongo: true, redis: false } });
+  t.teardown(() => again.stop());
+  const client2 = new mongoose.mongo.MongoClient(again.mongoUri as string, { serverSelectionTimeoutMS: 5_000 });
+  await client2.connect();
+  const coll2 = client2.db('durability').collection<{ _id: string; n: number; state?: string }>('c');
+  t.equal(await coll2.countDocuments({ _id: { $regex: /^b/ } }), 500, 'every batch-inserted document');
+  t.equal(await coll2.countDocuments({ state: 'NEW' }), 48, 'every single insert, less the one updated and the one deleted');
+  t.match(await coll2.findOne({ _id: 'counter' }), { n: 100 }, 'every acknowledged $inc');
+  t.match(await coll2.findOne({ _id: 'one-7' }), { state: 'PAID' }, 'the conditional update');
+  t.equal(await coll2.findOne({ _id: 'one-8' }), null, 'the delete');
+  await client2.close();
+  await again.stop();
 });

@@ -1,9 +1,10 @@
 // The mongoose operations the product relies on, run against the server in
-// MONGODB_URI (FerretDB 1.24.2 on SQLite in local runs and CI; MongoDB works
-// too). If MONGODB_URI is unset this file starts its own server.
+// MONGODB_URI (in local runs and CI: our FerretDB 1.24.2 build on SQLite,
+// ferretdb-wxpay-mp.2, see scripts/build-ferretdb.sh; MongoDB works too). If
+// MONGODB_URI is unset this file starts its own server.
 //
-// Gaps found on FerretDB 1.24.2 (SQLite backend), checked by hand on
-// 2026-11-24; do not rely on these in product code:
+// Gaps of FerretDB 1.24.2 (SQLite backend) with our patch, checked on
+// 2026-12-01; do not rely on these in product code:
 //   - $group computes ONLY THE FIRST accumulator; every later one silently
 //     returns 0 (FerretDB issue #4616). Use one accumulator per $group
 //     (e.g. count by status, then a second aggregation for the sum).
@@ -26,14 +27,30 @@
 //     collection: <db>.<coll>", without MongoDB's "index: ... dup key: {...}"
 //     tail or keyValue: match on code 11000 only.
 //   - Decimal128 values drop the connection: keep money as integer fen Numbers.
+//   - Nested arrays ({k: [['a']]}) are refused: "nested arrays are not supported" (code 2).
+//   - What an index answers: ONE equality of the filter, on _id or on the
+//     FIRST key of an index, with a string or ObjectId value ({k: v},
+//     {k: {$eq: v}} or {k: {$in: [...]}}); the rest of the filter, any range
+//     ($lt on expiresAt), sort, skip and limit are applied in memory to what
+//     that index returns. So a hot query needs an indexed string equality
+//     that narrows it to a few documents (outTradeNo, openid, status $in on
+//     the unpaid states): a range or a sort alone is a full scan, and so is an
+//     equality on a number or a Date. Tested below with explain.
+//   - An equality on an indexed dotted path ('fulfilment.state') does not find
+//     documents where the parent ('fulfilment') is an ARRAY of documents
+//     (MongoDB looks into each element); a top-level array field is matched by
+//     element as on MongoDB. Keep arrays off indexed dotted paths.
 //   - Stock FerretDB 1.x is NOT atomic per document under concurrency: update,
 //     findAndModify and delete read, modify in memory, then write by _id in
 //     separate transactions, so 50 concurrent conditional updates had 2
 //     winners and concurrent $inc lost increments, and an update hitting a
-//     unique index failed with code 1 instead of 11000. scripts/build-ferretdb.sh
-//     builds FerretDB with scripts/ferretdb/wxpay-mp.patch, which runs write
-//     commands one at a time and maps that error to 11000; the tests below
-//     fail on an unpatched build.
+//     unique index failed with code 1 instead of 11000. Stock 1.24 on SQLite
+//     also scans every document for any filter but a lone {_id}.
+//     scripts/build-ferretdb.sh builds FerretDB with scripts/ferretdb/wxpay-mp.patch,
+//     which runs write commands one at a time, maps that error to 11000 and
+//     answers the equalities above from indexes; the tests below fail on an
+//     unpatched build (the index checks are skipped on builds without the
+//     patch's marker, e.g. the older wxpay-mp.1, which scans).
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
@@ -346,4 +363,168 @@ t.test('expiry without TTL: $lt on a Date', async (t) => {
   const statuses = Object.fromEntries((await Orders.find({ openid: 'o-exp' }).lean()).map((d) => [d.outTradeNo, d.status]));
   t.same(statuses, { 'EXP-old': 'CLOSED', 'EXP-edge': 'PAYING', 'EXP-just': 'CLOSED', 'EXP-new': 'CREATED', 'EXP-paid': 'PAID' });
   t.equal(await Orders.countDocuments({ openid: 'o-exp', expiresAt: { $lte: now, $gte: minutes(-30) } }), 3, '$lte/$gte bounds are inclusive');
+});
+
+t.test('a unique violation by findOneAndUpdate and by updateMany is E11000 too', async (t) => {
+  await Orders.create({ outTradeNo: 'DUP-3', openid: 'o1', totalFee: 1 });
+  await Orders.create({ outTradeNo: 'DUP-4', openid: 'o1', totalFee: 1 });
+  await t.rejects(Orders.findOneAndUpdate({ outTradeNo: 'DUP-4' }, { $set: { outTradeNo: 'DUP-3' } }), { code: 11000 });
+  await t.rejects(Orders.updateMany({ outTradeNo: { $in: ['DUP-4'] } }, { $set: { outTradeNo: 'DUP-3' } }), { code: 11000 });
+  t.equal(await Orders.countDocuments({ outTradeNo: 'DUP-3' }), 1, 'still one DUP-3');
+  t.equal(await Orders.countDocuments({ outTradeNo: 'DUP-4' }), 1, 'DUP-4 unchanged');
+});
+
+// What the server answers from an index must return exactly what MongoDB would: the SQLite
+// pushdown in our FerretDB patch compares JSON text, so check the cases where that could differ.
+t.test('indexed equality returns exactly the matching documents', async (t) => {
+  const coll = conn.collection<{ _id: string; k?: unknown; tags?: unknown; sub?: unknown; n?: number }>('pushdown');
+  await coll.createIndex({ k: 1 });
+  await coll.createIndex({ tags: 1 });
+  await coll.createIndex({ 'sub.state': 1 });
+  const oid = new mongoose.Types.ObjectId();
+  const tricky = ['', 'plain', 'with "quotes"', 'back\\slash', 'tab\tnew\nline', '<b>&amp;</b>', '中文订单', '😀 emoji', 'line\u2028sep', 'nul-less\u0001ctl', ' spaced ', 'UPPER', 'upper'];
+  await coll.insertMany([
+    ...tricky.map((k, i) => ({ _id: `s${i}`, k, n: i })),
+    { _id: 'oid', k: oid },
+    { _id: 'oid-hex', k: oid.toHexString() },
+    { _id: 'num', k: 7 },
+    { _id: 'num-str', k: '7' },
+    { _id: 'arr', k: ['plain', 'other'] },
+    { _id: 'obj', k: { v: 'plain' } },
+    { _id: 'none' },
+    { _id: 't1', tags: ['a', 'b'] },
+    { _id: 't2', tags: 'a' },
+    { _id: 't3', tags: ['c'] },
+    { _id: 't4', tags: [] },
+    { _id: 'u1', sub: { state: 'PENDING' } },
+    { _id: 'u2', sub: { state: 'EMITTED' } },
+    { _id: 'u3', sub: { state: ['PENDING', 'X'] } },
+    { _id: 'u4', sub: null },
+  ]);
+  const ids = async (filter: Record<string, unknown>) => (await coll.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
+
+  for (const [i, k] of tricky.entries()) {
+    t.same(await ids({ k }), k === 'plain' ? ['arr', `s${i}`] : [`s${i}`], `string ${JSON.stringify(k).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)}`);
+  }
+  t.same(await ids({ k: 'upper' }), ['s12'], 'case-sensitive');
+  t.same(await ids({ k: oid }), ['oid'], 'an ObjectId matches the ObjectId, not its hex string');
+  t.same(await ids({ k: oid.toHexString() }), ['oid-hex'], 'the hex string matches the string');
+  t.same(await ids({ k: '7' }), ['num-str'], 'a string never matches a number');
+  t.same(await ids({ k: { $eq: 'plain' } }), ['arr', 's1'], '$eq');
+  t.same(await ids({ k: { $in: ['plain', 'UPPER', 'missing'] } }), ['arr', 's1', 's11'], '$in');
+  t.same(await ids({ k: 'plain', n: 1 }), ['s1'], 'the other keys still filter');
+  t.same(await ids({ k: 'plain', n: 2 }), [], 'an indexed equality with a non-matching second key finds nothing');
+  t.same(await ids({ tags: 'a' }), ['t1', 't2'], 'an array field matches by element');
+  t.same(await ids({ tags: { $in: ['b', 'c'] } }), ['t1', 't3'], '$in on array elements');
+  t.same(await ids({ 'sub.state': 'PENDING' }), ['u1', 'u3'], 'dotted path, and an array at the leaf');
+  t.same(await ids({ _id: 's1', k: 'plain' }), ['s1'], '_id with another key');
+  t.same(await ids({ _id: 's1', k: 'other' }), [], '_id with another key that does not match');
+  t.same(await ids({ _id: { $in: ['s1', 's2', 'nope'] } }), ['s1', 's2'], '_id $in');
+
+  t.equal(await coll.countDocuments({ tags: 'a' }), 2, 'count');
+  const upd = await coll.updateMany({ tags: 'a' }, { $set: { n: 99 } });
+  t.match(upd, { matchedCount: 2, modifiedCount: 2 }, 'updateMany by an indexed equality on an array field');
+  const fam = await coll.findOneAndUpdate({ k: 'back\\slash' }, { $set: { n: 100 } }, { returnDocument: 'after' });
+  t.equal(fam?._id, 's3', 'findOneAndUpdate by an escaped string');
+  const del = await coll.deleteMany({ k: { $in: ['中文订单', '😀 emoji'] } });
+  t.equal(del.deletedCount, 2, 'deleteMany by $in');
+  t.same(await ids({ k: '中文订单' }), []);
+});
+
+// The queries the app runs on a growing orders collection must be answered by an index. Uses the
+// real model (server/src/orders/model.ts) and its indexes; explain shows the server's plan.
+const modelConn = await mongoose.createConnection(uri, { dbName: `${dbName}_model`, serverSelectionTimeoutMS: 10_000 }).asPromise();
+t.teardown(async () => {
+  await modelConn.dropDatabase().catch(() => undefined);
+  await modelConn.close();
+});
+const { orderModels } = await import('../../server/src/orders/model.js');
+const { FERRETDB_PATCH_MARKER } = await import('../../server/src/local-services.js');
+
+type ServerKind = { kind: 'mongodb' } | { kind: 'ferretdb-indexed' } | { kind: 'ferretdb-other'; pkg: string };
+async function serverKind(): Promise<ServerKind> {
+  const info = await (modelConn.db as mongoose.mongo.Db).admin().command({ buildInfo: 1 });
+  if (typeof info.ferretdbVersion !== 'string') return { kind: 'mongodb' };
+  const pkg = typeof info.ferretdbPackage === 'string' ? info.ferretdbPackage : '';
+  const n = /^wxpay-mp\.(\d+)$/.exec(pkg)?.[1];
+  const ours = Number(/^wxpay-mp\.(\d+)$/.exec(FERRETDB_PATCH_MARKER)?.[1]);
+  return n !== undefined && Number(n) >= ours ? { kind: 'ferretdb-indexed' } : { kind: 'ferretdb-other', pkg: pkg || 'stock or wxpay-mp.1' };
+}
+
+const server = await serverKind();
+const noIndexes =
+  server.kind === 'ferretdb-other'
+    ? `FerretDB build "${server.pkg}" answers these filters by full scans (no ${FERRETDB_PATCH_MARKER} patch): no index to check`
+    : false;
+
+t.test('the hot queries are answered by an index', { skip: noIndexes }, async (t) => {
+  const { Order } = await orderModels(modelConn);
+  const db = modelConn.db as mongoose.mongo.Db;
+  // Future lookups: by transactionId, and by (buyer, idempotencyKey).
+  await db.collection('orders').createIndex({ transactionId: 1 });
+  await db.collection('orders').createIndex({ buyer: 1, idempotencyKey: 1 }, { unique: true });
+  const now = new Date();
+  const docs = Array.from({ length: 300 }, (_, i) => ({
+    openid: `o-hot-${i % 30}`,
+    outTradeNo: `HOT${i}`,
+    status: i % 10 === 0 ? 'PAYING' : 'PAID',
+    amount: 100 + i,
+    items: [{ sku: 'latte', name: '拿铁', price: 100 + i, quantity: 1 }],
+    clientIp: '127.0.0.1',
+    createdAt: new Date(now.getTime() - i * 60_000),
+    expiresAt: new Date(now.getTime() - i * 60_000 + 30 * 60_000),
+    fulfilment: i % 10 === 0 ? null : { state: i % 50 === 1 ? 'PENDING' : 'EMITTED', createdAt: now },
+    transactionId: i % 10 === 0 ? undefined : `4200${i}`,
+    buyer: `b-${i % 30}`,
+    idempotencyKey: `key-${i}`,
+  }));
+  await Order.collection.insertMany(docs);
+  const one = (await Order.findOne({ outTradeNo: 'HOT10' }).lean())!;
+
+  const hot: Array<{ name: string; index: string; filter: Record<string, unknown>; sort?: Record<string, 1 | -1>; limit?: number; expect: number }> = [
+    { name: 'findOne {outTradeNo}', index: 'outTradeNo_1', filter: { outTradeNo: 'HOT10' }, expect: 1 },
+    {
+      name: 'notify fast path {outTradeNo, status, amount, ...}',
+      index: 'outTradeNo_1',
+      filter: { outTradeNo: 'HOT10', status: 'PAYING', amount: 110, openid: 'o-hot-10' },
+      expect: 1,
+    },
+    { name: '{_id, openid}', index: '_id_', filter: { _id: one._id, openid: 'o-hot-10' }, expect: 1 },
+    { name: 'list {openid} by createdAt, _id', index: 'openid_1_createdAt_-1', filter: { openid: 'o-hot-3' }, sort: { createdAt: -1, _id: -1 }, limit: 5, expect: 5 },
+    {
+      name: 'pending fulfilments',
+      index: 'fulfilment.state_1',
+      filter: { 'fulfilment.state': 'PENDING', 'fulfilment.createdAt': { $lt: new Date(now.getTime() + 1) } },
+      limit: 100,
+      expect: 6,
+    },
+    {
+      name: 'expiry scan',
+      index: 'status_1_expiresAt_1',
+      filter: { status: { $in: ['CREATED', 'PAYING', 'FAILED'] }, expiresAt: { $lt: now } },
+      sort: { expiresAt: 1 },
+      limit: 100,
+      expect: 26,
+    },
+    { name: 'by transactionId', index: 'transactionId_1', filter: { transactionId: '420011' }, expect: 1 },
+    { name: 'by (buyer, idempotencyKey)', index: 'buyer_1_idempotencyKey_1', filter: { buyer: 'b-7', idempotencyKey: 'key-7' }, expect: 1 },
+  ];
+  for (const q of hot) {
+    const find = { find: 'orders', filter: q.filter, ...(q.sort ? { sort: q.sort } : {}), ...(q.limit ? { limit: q.limit } : {}) };
+    const rows = await db.collection('orders').find(q.filter, { ...(q.sort ? { sort: q.sort } : {}), ...(q.limit ? { limit: q.limit } : {}) }).toArray();
+    t.equal(rows.length, q.expect, `${q.name}: the right rows`);
+    const explain = await db.command({ explain: find, verbosity: 'queryPlanner' });
+    if (server.kind === 'mongodb') {
+      const plan = JSON.stringify(explain.queryPlanner?.winningPlan ?? {});
+      t.notMatch(plan, /COLLSCAN/, `${q.name}: not a collection scan (${plan.slice(0, 200)})`);
+      continue;
+    }
+    // FerretDB on SQLite: the rows of SQLite's EXPLAIN QUERY PLAN.
+    const lines = ((explain.queryPlanner as { Plan?: string[] } | undefined)?.Plan ?? []).map((l) => l.replace(/^.*detail=/, ''));
+    t.ok(lines.length > 0, `${q.name}: a plan`);
+    t.notOk(lines.some((l) => /^SCAN /.test(l)), `${q.name}: no table scan (${lines.join('; ')})`);
+    const searches = lines.filter((l) => /^SEARCH /.test(l));
+    t.ok(searches.length > 0 && searches.every((l) => l.includes(`USING INDEX orders_`) && l.includes(`_${q.index} (`)), `${q.name}: answered from index ${q.index}`);
+    t.equal(explain.filterPushdown, true, `${q.name}: filter pushed down`);
+  }
 });

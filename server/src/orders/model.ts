@@ -101,6 +101,11 @@ export interface OrderDoc {
   paidAmount?: number;
   /** for operators: PAID_AFTER_CLOSE, AMOUNT_MISMATCH, SECOND_TRANSACTION, ... (see FOLLOW_UP_FLAGS) */
   flags: string[];
+  /**
+   * PENDING: closed here (a cancel) while WeChat does not yet allow closeorder (5 minutes after the
+   * first prepay): the orders.wechat-close job closes it there; DONE once it has.
+   */
+  wechatClose?: 'PENDING' | 'DONE' | null;
   /** OPEN while an operator must look at it (a flag was raised); RESOLVED once one has */
   followUp?: 'OPEN' | 'RESOLVED' | null;
   /** payments reported beyond the one recorded in transactionId */
@@ -154,6 +159,7 @@ const OrderSchema = new Schema<OrderDoc>(
     paidAmount: Number,
     flags: { type: [String], default: [] },
     followUp: { type: String, default: null },
+    wechatClose: { type: String, default: null },
     extraPayments: {
       type: [
         new Schema<ExtraPaymentDoc>(
@@ -182,6 +188,7 @@ OrderSchema.index({ 'fulfilment.state': 1 });
 OrderSchema.index({ status: 1, expiresAt: 1 });
 OrderSchema.index({ idemKey: 1 }, { unique: true });
 OrderSchema.index({ followUp: 1 });
+OrderSchema.index({ wechatClose: 1 });
 
 const FulfilmentEventSchema = new Schema<FulfilmentEventDoc>(
   {

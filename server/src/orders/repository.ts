@@ -22,6 +22,9 @@ export interface PaymentFacts {
   paidAt: Date;
 }
 
+/** What a fulfilment event records: all of it is known the moment the order becomes PAID. */
+export type FulfilmentFacts = Pick<OrderDoc, '_id' | 'outTradeNo' | 'openid' | 'amount' | 'paidAmount' | 'transactionId' | 'paidAt'>;
+
 export interface TransitionChanges {
   set?: Record<string, unknown>;
   /** flags to raise; any flag also opens the order's follow-up */
@@ -39,6 +42,26 @@ export type OrderKey = { id: string } | { outTradeNo: string };
 function keyFilter(key: OrderKey): Record<string, unknown> | null {
   if ('id' in key) return Types.ObjectId.isValid(key.id) ? { _id: new Types.ObjectId(key.id) } : null;
   return { outTradeNo: key.outTradeNo };
+}
+
+/** Where a scan stopped: the (time, id) of the last order it saw. */
+export interface ScanCursor {
+  at: Date;
+  id: string;
+}
+
+export function scanCursor(at: Date, order: Pick<OrderDoc, '_id'>): ScanCursor {
+  return { at, id: order._id.toString() };
+}
+
+// (field, _id) strictly after the cursor, within `range` on field.
+function afterFilter(field: string, range: Record<string, unknown>, after?: ScanCursor): Record<string, unknown> {
+  if (!after) return { [field]: range };
+  const id = new Types.ObjectId(after.id);
+  return {
+    [field]: range,
+    $or: [{ [field]: { $gt: after.at } }, { [field]: after.at, _id: { $gt: id } }],
+  };
 }
 
 export type OrderRepository = ReturnType<typeof createOrderRepository>;
@@ -171,8 +194,9 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
      * unique index), then marks it emitted. Safe to repeat after any crash. A transaction that already
      * fulfilled another order is not fulfilled twice: the order is held for an operator instead.
      */
-    async emitFulfilment(order: OrderDoc, now = new Date()): Promise<'emitted' | 'held' | 'skipped'> {
-      if (!order.transactionId || !order.paidAt || order.fulfilment?.state !== 'PENDING') return 'skipped';
+    async emitFulfilment(order: FulfilmentFacts | OrderDoc, now = new Date()): Promise<'emitted' | 'held' | 'skipped'> {
+      if (!order.transactionId || !order.paidAt) return 'skipped';
+      if ('fulfilment' in order && order.fulfilment?.state !== 'PENDING') return 'skipped';
       try {
         await FulfilmentEvent.create({
           orderId: order._id,
@@ -201,6 +225,15 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return 'emitted';
     },
 
+    async markWechatClosed(id: Types.ObjectId): Promise<void> {
+      await Order.updateOne({ _id: id, wechatClose: 'PENDING' }, { $set: { wechatClose: 'DONE' } });
+    },
+
+    /** Orders closed here whose trade WeChat has not closed yet. */
+    async wechatClosePending(limit = 200): Promise<OrderDoc[]> {
+      return Order.find({ wechatClose: 'PENDING' }).limit(limit).lean<OrderDoc[]>();
+    },
+
     /** The follow-up queue: orders an operator must look at, oldest first. */
     async openFollowUps(limit = 100): Promise<OrderDoc[]> {
       return Order.find({ followUp: 'OPEN' }).sort({ createdAt: 1 }).limit(limit).lean<OrderDoc[]>();
@@ -210,9 +243,18 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return Order.findOne({ idemKey }).lean<OrderDoc>();
     },
 
-    async pendingFulfilments(olderThan: Date, limit = 100): Promise<OrderDoc[]> {
-      return Order.find({ 'fulfilment.state': 'PENDING', 'fulfilment.createdAt': { $lt: olderThan } })
-        .limit(limit)
+    /**
+     * Paid orders whose fulfilment is still PENDING since before `olderThan`, oldest first, a page
+     * at a time: pass the last one's cursor (scanCursor) as `after` for the next page.
+     */
+    async pendingFulfilments(olderThan: Date, page: { after?: ScanCursor; limit?: number } = {}): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = {
+        'fulfilment.state': 'PENDING',
+        ...afterFilter('fulfilment.createdAt', { $lt: olderThan }, page.after),
+      };
+      return Order.find(filter)
+        .sort({ 'fulfilment.createdAt': 1, _id: 1 })
+        .limit(page.limit ?? 100)
         .lean<OrderDoc[]>();
     },
 
@@ -220,10 +262,17 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return FulfilmentEvent.find({ orderId }).lean();
     },
 
-    async expiredUnpaid(now: Date, limit = 100): Promise<OrderDoc[]> {
-      return Order.find({ status: { $in: ['CREATED', 'PAYING', 'FAILED'] }, expiresAt: { $lt: now } })
-        .limit(limit)
-        .lean<OrderDoc[]>();
+    /**
+     * Unpaid orders (CREATED, PAYING, FAILED) past their expiry, oldest expiry first, a page at a
+     * time: pass the last one's cursor (scanCursor) as `after`, so orders that stay unpaid (a close
+     * failing at WeChat) never hide the ones behind them.
+     */
+    async expiredUnpaid(now: Date, page: { after?: ScanCursor; limit?: number } = {}): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = {
+        status: { $in: ['CREATED', 'PAYING', 'FAILED'] },
+        ...afterFilter('expiresAt', { $lt: now }, page.after),
+      };
+      return Order.find(filter).sort({ expiresAt: 1, _id: 1 }).limit(page.limit ?? 100).lean<OrderDoc[]>();
     },
   };
 }

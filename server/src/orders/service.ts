@@ -1,13 +1,15 @@
 import { createHash, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Order, OrderItemInput, PayParams } from '../../../shared/api.js';
+import type { Order, OrderItemInput, OrderStatus, PayParams } from '../../../shared/api.js';
 import { MAX_LINE_QUANTITY, MAX_LINES, MAX_ORDER_AMOUNT, type Catalog } from '../catalog.js';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
+import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
 import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
 import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
+import { enqueueExpiry, enqueueFulfilment, enqueueWechatClose } from './jobs.js';
 import type { OrderRepository } from './repository.js';
 import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
 
@@ -18,10 +20,11 @@ const PREPAY_REUSE_MS = (120 - 10) * 60_000;
  * a first payment is not started in an order's last 6 minutes (a prepay made earlier stays usable).
  */
 const MIN_PAY_WINDOW_MS = 6 * 60_000;
-const PAY_LOCK_MS = 30_000;
+/** lock leases, renewed while held (see lock.ts): a dead holder frees its order within this */
+const PAY_LOCK_MS = 5_000;
 /** how long a pay request waits for a concurrent one's prepay before answering ORDER_BUSY */
 const PAY_WAIT_MS = 5_000;
-const QUERY_LOCK_MS = 15_000;
+const QUERY_LOCK_MS = 5_000;
 
 export interface OrderServiceDeps {
   orders: OrderRepository;
@@ -33,11 +36,13 @@ export interface OrderServiceDeps {
   /** the notify_url sent to WeChat (resolved once the server listens, in sandbox mode) */
   notifyUrl: () => string;
   /**
-   * Starts the fulfilment of an order that just became PAID (unflagged). Defaults to recording the
-   * fulfilment event at once; the job queue passes its own. Its failure never undoes the payment:
+   * Starts the fulfilment of an order that just became PAID (unflagged). Defaults to enqueueing the
+   * orders.fulfil job. Its failure never undoes the payment:
    * the order's PENDING mark stays, and the background scan finishes it.
    */
   fulfil?: (order: OrderDoc) => Promise<void>;
+  /** background jobs: a new order's expiry is scheduled on it */
+  jobs: Jobs;
 }
 
 export interface CreateOptions {
@@ -107,13 +112,16 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 export type OrderService = ReturnType<typeof createOrderService>;
 
+export type ExpireResult =
+  | { outcome: 'closed' | 'settled'; status: OrderStatus }
+  | { outcome: 'gone' | 'busy' }
+  | { outcome: 'not_due'; dueAt: Date };
+
 export function createOrderService(deps: OrderServiceDeps) {
   const { orders, pay, redis, catalog, config, log } = deps;
-  const fulfil =
-    deps.fulfil ??
-    (async (order: OrderDoc) => {
-      await orders.emitFulfilment(order);
-    });
+  // The PAID write is the only database write of a payment's hot path: the fulfilment event is
+  // written by the orders.fulfil job, from the facts in its payload.
+  const fulfil = deps.fulfil ?? ((order: OrderDoc) => enqueueFulfilment(deps.jobs, order));
   const settleDeps: SettleDeps = {
     orders,
     log,
@@ -208,6 +216,7 @@ export function createOrderService(deps: OrderServiceDeps) {
             idemKey: keyed ?? `order:${outTradeNo}`,
             ...(bodyHash ? { idemBodyHash: bodyHash } : {}),
           });
+          await enqueueExpiry(deps.jobs, order);
           return { order, replayed: false };
         } catch (err) {
           if ((err as { code?: number }).code !== 11000) throw err;
@@ -335,16 +344,52 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     /** Cancels an unpaid order; an order WeChat already took money for becomes PAID instead. */
-    async cancel(order: OrderDoc): Promise<OrderDoc> {
+    async cancel(order: OrderDoc, now = new Date()): Promise<OrderDoc> {
       if (order.status === 'CLOSED' || SETTLED_PAID.includes(order.status)) return order;
       const id = order._id.toString();
       const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async () => {
         const fresh = (await orders.find({ id })) ?? order;
         if (fresh.status === 'CLOSED' || SETTLED_PAID.includes(fresh.status)) return fresh;
-        return close(fresh, 'cancel');
+        // No prepay was ever made: WeChat has no trade to close.
+        if (!fresh.prepay) return close(fresh, 'cancel');
+        // WeChat documents closeorder as refused within 5 minutes of the first prepay (it does not
+        // always enforce it): try at once, and if WeChat will not close it now, close here and there later.
+        try {
+          return await close(fresh, 'cancel');
+        } catch (err) {
+          log.warn({ err: { message: (err as Error).message }, outTradeNo: fresh.outTradeNo }, 'closeorder refused for now; closing locally, at WeChat later');
+        }
+        const due = new Date(Math.max(wechatCloseDue(fresh).getTime(), now.getTime() + 30_000));
+        const settled = await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, { source: 'cancel', confirmed: true, closeSet: { wechatClose: 'PENDING' } });
+        if (settled.order?.status === 'CLOSED' && settled.order.wechatClose === 'PENDING') {
+          await enqueueWechatClose(deps.jobs, settled.order, due);
+        }
+        return settled.order ?? fresh;
       });
       if (!locked.acquired) throw new Errors.Busy();
       return locked.value;
+    },
+
+    /**
+     * The orders.wechat-close job: closeorder for an order cancelled here. A payment WeChat took
+     * meanwhile is recorded (PAID_AFTER_CLOSE, held for an operator); a refusal is retried.
+     */
+    async closeAtWechat(orderId: string): Promise<'done' | 'paid' | 'gone'> {
+      const order = await orders.find({ id: orderId });
+      if (!order || order.wechatClose !== 'PENDING') return 'gone';
+      try {
+        await pay.closeOrder({ out_trade_no: order.outTradeNo });
+      } catch (err) {
+        if (!(err instanceof WxPayError)) throw err;
+        if (err.code === 'ORDERPAID') {
+          const after = await queryAndApply(order, 'closeorder');
+          await orders.markWechatClosed(order._id);
+          return SETTLED_PAID.includes(after.status) ? 'paid' : 'done';
+        }
+        if (err.code !== 'ORDERCLOSED' && err.code !== 'ORDERNOTEXIST') throw err;
+      }
+      await orders.markWechatClosed(order._id);
+      return 'done';
     },
 
     /**
@@ -382,26 +427,34 @@ export function createOrderService(deps: OrderServiceDeps) {
       return orders.openFollowUps(limit);
     },
 
-    /** Emits fulfilments a crash left pending, and closes orders past their expiry. */
-    async sweep(now = new Date()): Promise<{ emitted: number; expired: number }> {
-      let emitted = 0;
-      for (const o of await orders.pendingFulfilments(new Date(now.getTime() - 5_000))) {
-        await orders.emitFulfilment(o, now);
-        emitted++;
-      }
-      let expired = 0;
-      for (const o of await orders.expiredUnpaid(now)) {
-        const result = await withLock(redis, `lock:pay:${o._id.toString()}`, PAY_LOCK_MS, () => close(o, 'expiry')).catch(
-          (err: Error) => {
-            log.warn({ err: { message: err.message }, outTradeNo: o.outTradeNo }, 'expiry close failed; will retry');
-            return { acquired: false as const };
-          },
-        );
-        if (result.acquired) expired++;
-      }
-      return { emitted, expired };
+    /**
+     * Closes one order past its expiry (the orders.expire job), under the order's pay lock. Throws
+     * when the close fails (WeChat unavailable...), so the job is retried; `busy` when a pay holds
+     * the lock and `not_due` before expiresAt are answers, not failures.
+     */
+    async expire(orderId: string, now = new Date()): Promise<ExpireResult> {
+      const order = await orders.find({ id: orderId });
+      if (!order) return { outcome: 'gone' };
+      if (!PAYABLE.includes(order.status)) return { outcome: 'settled', status: order.status };
+      if (order.expiresAt.getTime() > now.getTime()) return { outcome: 'not_due', dueAt: order.expiresAt };
+      const locked = await withLock(redis, `lock:pay:${orderId}`, PAY_LOCK_MS, async () => {
+        const fresh = await orders.find({ id: orderId });
+        if (!fresh || !PAYABLE.includes(fresh.status)) return fresh;
+        return close(fresh, 'expiry');
+      });
+      if (!locked.acquired) return { outcome: 'busy' };
+      const after = locked.value;
+      if (!after) return { outcome: 'gone' };
+      if (PAYABLE.includes(after.status)) throw new Error(`order ${orderId} is still ${after.status} after closing (contended); will retry`);
+      return { outcome: after.status === 'CLOSED' ? 'closed' : 'settled', status: after.status };
     },
   };
+}
+
+/** WeChat allows closeorder 5 minutes after the trade's first unifiedorder (plus a margin). */
+export function wechatCloseDue(order: OrderDoc): Date {
+  const firstPay = order.history.find((h) => h.to === 'PAYING')?.at ?? order.prepay?.createdAt ?? order.createdAt;
+  return new Date(firstPay.getTime() + 5 * 60_000 + 5_000);
 }
 
 function bodyFor(order: OrderDoc): string {

@@ -57,6 +57,8 @@ export interface SettleOptions {
   source: string;
   /** the report is WeChat's answer to our own orderquery: a disagreement with the order is recorded, not doubted */
   confirmed: boolean;
+  /** fields written with a CLOSED transition (a cancel records that WeChat's side is still to close) */
+  closeSet?: Record<string, unknown>;
 }
 
 const CLOSABLE: readonly OrderStatus[] = ['CREATED', 'PAYING', 'FAILED'];
@@ -160,7 +162,7 @@ export async function applyTradeState(deps: SettleDeps, key: OrderKey, report: T
       }
       case 'CLOSED': {
         if (!CLOSABLE.includes(order.status)) return { outcome: 'unchanged', order };
-        const won = await orders.transition(order._id, order.status, 'CLOSED', source);
+        const won = await orders.transition(order._id, order.status, 'CLOSED', source, opts.closeSet ? { set: opts.closeSet } : {});
         if (!won) continue;
         return { outcome: 'changed', order: won };
       }

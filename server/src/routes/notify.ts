@@ -2,15 +2,17 @@ import type { FastifyPluginAsync } from 'fastify';
 import { notifyReply, verifyPayNotify, WxNotifyError, XmlError } from '../wechat/index.js';
 
 const NOTIFY_BODY_LIMIT = 64 * 1024;
+const EMPTY_BODY = Buffer.alloc(0);
 
 /**
  * POST /wxpay/notify: WeChat's payment result. SUCCESS is replied only once the order's new
  * state is stored (or it already was); anything unverified changes nothing and gets FAIL.
  */
 const notifyRoutes: FastifyPluginAsync = async (app) => {
-  // Whatever the content type, the body is taken as text and judged as WeChat XML.
+  // Whatever the content type, the body is taken as raw bytes and judged as WeChat XML: parseXml
+  // decodes them strictly, so a bad UTF-8 sequence is refused instead of being read as U+FFFD.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   const xml = (ok: boolean, msg?: string) => (ok ? notifyReply(true) : notifyReply(false, msg));
 
@@ -25,7 +27,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
 
   app.post('/wxpay/notify', async (req, reply) => {
     reply.type('text/xml');
-    const body = typeof req.body === 'string' ? req.body : '';
+    const body = Buffer.isBuffer(req.body) ? req.body : EMPTY_BODY;
     let notification;
     try {
       notification = verifyPayNotify(body, app.wechat.merchant);

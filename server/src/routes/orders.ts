@@ -41,7 +41,7 @@ export const PayResponseSchema = Type.Object({
 const encodeCursor = (createdAt: Date, id: string) => Buffer.from(`${createdAt.getTime()}:${id}`).toString('base64url');
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const m = /^(\d{1,15}):([0-9a-f]{24})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw Object.assign(new Error('before is not a cursor this server gave out'), { statusCode: 400, code: 'BAD_CURSOR' });
+  if (!m) throw new Errors.BadCursor();
   return { createdAt: new Date(Number(m[1])), id: m[2]! };
 }
 

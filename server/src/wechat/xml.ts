@@ -1,4 +1,31 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+/**
+ * WeChat Pay v2 XML: `toXml` writes a flat `<xml>` of CDATA fields, `parseXml` reads one.
+ *
+ * parseXml is a hand-written, strict, single-pass reader of that one shape (an `<xml>` root whose
+ * children are leaf fields), not a general XML parser. It is hand-written because no library does
+ * strict flat parsing at this speed: fast-xml-parser with its validator and our declaration
+ * pre-scan spent ~35 µs on an 800-byte notify, most of a notify's cost (issue 10); this reader
+ * takes 5-9 µs on the same 2-core box (bench/README.md). It accepts a subset of well-formed XML 1.0
+ * and refuses everything else with a typed XmlError:
+ *   - over maxBytes (counted in bytes) XML_TOO_LARGE; not UTF-8, characters XML 1.0 cannot carry
+ *     (raw or as character references), unknown entities, a bare `&`, `]]>` in text, `--` in a
+ *     comment, unterminated markup, a malformed XML declaration XML_MALFORMED
+ *   - DOCTYPE, ENTITY and every other `<!` declaration, wherever they are (comments and CDATA are
+ *     skipped as such, so hiding one behind a comment does not help), and processing instructions
+ *     other than the XML declaration at the very start XML_FORBIDDEN_DECLARATION
+ *   - a root other than `<xml>`, a second root, text or CDATA directly under `<xml>`, field names
+ *     outside [A-Za-z0-9_] XML_NOT_WECHAT; an element inside a field XML_NESTED_FIELD; a field
+ *     twice XML_DUPLICATE_FIELD; a name a plain object cannot hold as data XML_RESERVED_FIELD
+ * Values are strings exactly as sent: CDATA verbatim (`]]>` split across sections joins back),
+ * entity and character references in plain text decoded, line ends normalised as XML requires (a
+ * CR that must survive travels as &#13;), and whitespace around CDATA sections ignored as layout.
+ * Attributes are checked for well-formedness and ignored; comments are skipped.
+ *
+ * fast-xml-parser remains the reference reading of the same grammar (`parseXmlStrictReference`
+ * in xml-reference.ts); the tests check with fast-check that the two agree on generated flat
+ * documents and both refuse generated hostile ones.
+ */
+import { isUtf8 } from 'node:buffer';
 
 export type XmlErrorCode =
   | 'XML_TOO_LARGE'
@@ -6,6 +33,7 @@ export type XmlErrorCode =
   | 'XML_MALFORMED'
   | 'XML_DUPLICATE_FIELD'
   | 'XML_NESTED_FIELD'
+  | 'XML_RESERVED_FIELD'
   | 'XML_NOT_WECHAT';
 
 export class XmlError extends Error {
@@ -20,10 +48,51 @@ export class XmlError extends Error {
 /** Largest document parseXml accepts by default; WeChat's own messages are a few KiB. */
 export const MAX_XML_BYTES = 64 * 1024;
 
-const FIELD_NAME_RE = /^[A-Za-z0-9_]+$/;
+/** A field name both sides can carry: an XML name made of [A-Za-z0-9_] (so not starting with a digit). */
+const FIELD_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * True for a field name a plain object cannot hold as ordinary data: every own name of
+ * Object.prototype (a field would shadow it or, for __proto__, reach through it) and `prototype`.
+ * fast-xml-parser renamed some of them (`toString` became `__toString`) and threw on others; WeChat
+ * sends none of them, so the codec refuses them outright rather than carry them under another name.
+ * A switch, not `name in Object.prototype`: this runs for every field, and `in` with a freshly read
+ * string costs more than the rest of the field's reading (the tests check the list is complete).
+ */
+export function isReservedFieldName(name: string): boolean {
+  switch (name) {
+    case '__proto__':
+    case 'constructor':
+    case 'prototype':
+    case 'toString':
+    case 'toLocaleString':
+    case 'valueOf':
+    case 'hasOwnProperty':
+    case 'isPrototypeOf':
+    case 'propertyIsEnumerable':
+    case '__defineGetter__':
+    case '__defineSetter__':
+    case '__lookupGetter__':
+    case '__lookupSetter__':
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Characters XML 1.0 cannot carry at all, not even in CDATA.
 const INVALID_XML_CHAR_RE =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// The same without the lone-surrogate part, which String#isWellFormed checks far faster.
+const INVALID_XML_BMP_CHAR_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
+/** `<?xml version="1.x" encoding="..." standalone="..."?>`, the only processing instruction accepted, and only first. */
+export const XML_DECLARATION_RE =
+  /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/;
+
+const NAME_START = ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+/** An XML 1.0 Name (any script, `:`, `-`, `.`): what a well-formed document may use for an element or attribute. */
+export const XML_NAME_RE = new RegExp(`^[${NAME_START}][${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F\\u2040]*$`, 'u');
 
 function cdata(value: string): string {
   // "]]>" cannot appear inside a CDATA section: end the section after "]]" and start a new one for ">".
@@ -32,12 +101,13 @@ function cdata(value: string): string {
   return `<![CDATA[${body}]]>`;
 }
 
-/** `<xml>` with each value in CDATA; undefined/null skipped; names must be [A-Za-z0-9_]. */
+/** `<xml>` with each value in CDATA; undefined/null skipped; names must be [A-Za-z0-9_], not starting with a digit, not reserved. */
 export function toXml(fields: Record<string, string | number | undefined | null>): string {
   let out = '<xml>';
   for (const [name, raw] of Object.entries(fields)) {
     if (raw === undefined || raw === null) continue;
     if (!FIELD_NAME_RE.test(name)) throw new TypeError(`toXml: invalid field name ${JSON.stringify(name)}`);
+    if (isReservedFieldName(name)) throw new TypeError(`toXml: reserved field name ${name}`);
     if (typeof raw === 'number' && !Number.isFinite(raw)) throw new TypeError(`toXml: field ${name} is not a finite number`);
     const value = String(raw);
     if (INVALID_XML_CHAR_RE.test(value)) {
@@ -48,181 +118,358 @@ export function toXml(fields: Record<string, string | number | undefined | null>
   return out + '</xml>';
 }
 
-const parser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  cdataPropName: '#cdata',
-  commentPropName: false,
-  // Entities are decoded by decodeText below (the five predefined ones and character references only).
-  processEntities: false,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-});
+// ---- reading ----------------------------------------------------------------------------------
 
-function decodeUtf8(input: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(input);
-  } catch {
-    throw new XmlError('XML_MALFORMED', 'XML is not valid UTF-8');
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const BANG = 33;
+const DQUOTE = 34;
+const HASH = 35;
+const AMP = 38;
+const SQUOTE = 39;
+const DASH = 45;
+const SLASH = 47;
+const SEMI = 59;
+const LT = 60;
+const EQ = 61;
+const GT = 62;
+const QMARK = 63;
+const LOWER_X = 120;
+
+const isS = (c: number): boolean => c === SPACE || c === LF || c === CR || c === TAB;
+const isAsciiNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+const isAsciiNameChar = (c: number): boolean => isAsciiNameStart(c) || (c >= 48 && c <= 57);
+// Anything that could begin an XML name (the exact rule is applied when the name is read).
+const mayStartName = (c: number): boolean => isAsciiNameStart(c) || c === 58 || c >= 0xc0;
+
+const malformed = (message: string) => new XmlError('XML_MALFORMED', message);
+const forbiddenDeclaration = () => new XmlError('XML_FORBIDDEN_DECLARATION', 'XML declarations (DOCTYPE, ENTITY) are not accepted');
+
+/** `<?` at p: the XML declaration out of place is malformed; any other processing instruction is refused as such. */
+function piError(s: string, p: number): XmlError {
+  const c = s.charCodeAt(p + 5);
+  return s.startsWith('<?xml', p) && (isS(c) || c === QMARK)
+    ? malformed('XML declaration not at the start')
+    : new XmlError('XML_FORBIDDEN_DECLARATION', 'processing instructions are not accepted');
+}
+
+function isXmlChar(code: number): boolean {
+  return (
+    (code >= 0x20 && code <= 0xd7ff) ||
+    code === TAB ||
+    code === LF ||
+    code === CR ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+function allS(s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (!isS(s.charCodeAt(k))) return false;
+  return true;
+}
+
+const eol = (s: string): string => (s.indexOf('\r') < 0 ? s : s.replace(/\r\n?/g, '\n'));
+
+const DEC_REF_RE = /^#[0-9]+$/;
+const HEX_REF_RE = /^#x[0-9A-Fa-f]+$/;
+
+/** Decodes the five predefined entities and character references; anything else with `&` is refused. */
+function decodeRefs(raw: string): string {
+  let out = '';
+  let p = 0;
+  for (;;) {
+    const amp = raw.indexOf('&', p);
+    if (amp < 0) return p === 0 ? raw : out + raw.slice(p);
+    out += raw.slice(p, amp);
+    const semi = raw.indexOf(';', amp + 1);
+    if (semi < 0) throw malformed('bare & in text');
+    const ref = raw.slice(amp + 1, semi);
+    if (ref.charCodeAt(0) === HASH) {
+      const hex = ref.charCodeAt(1) === LOWER_X;
+      if (!(hex ? HEX_REF_RE : DEC_REF_RE).test(ref)) throw malformed('bare & in text');
+      const code = hex ? Number.parseInt(ref.slice(2), 16) : Number.parseInt(ref.slice(1), 10);
+      if (!isXmlChar(code)) throw malformed('invalid character reference');
+      out += String.fromCodePoint(code);
+    } else {
+      switch (ref) {
+        case 'amp': out += '&'; break;
+        case 'lt': out += '<'; break;
+        case 'gt': out += '>'; break;
+        case 'quot': out += '"'; break;
+        case 'apos': out += "'"; break;
+        default:
+          throw XML_NAME_RE.test(ref) ? malformed(`unknown entity &${ref};`) : malformed('bare & in text');
+      }
+    }
+    p = semi + 1;
   }
 }
 
-function skipTo(text: string, from: number, end: string): number {
-  const at = text.indexOf(end, from);
-  if (at < 0) throw new XmlError('XML_MALFORMED', `unterminated markup, expected ${end}`);
-  return at + end.length;
-}
+/** One pass over a decoded document, with the position in `i`. */
+class FlatReader {
+  private i = 0;
+  constructor(private readonly s: string) {}
 
-/**
- * Walks the raw markup (outside CDATA, comments and quoted attribute values) and refuses any
- * declaration (`<!DOCTYPE`, `<!ENTITY`, ...) before the parser ever sees it.
- */
-function refuseDeclarations(text: string): void {
-  let i = 0;
-  while (true) {
-    const lt = text.indexOf('<', i);
-    if (lt < 0) return;
-    if (text.startsWith('<![CDATA[', lt)) {
-      i = skipTo(text, lt + 9, ']]>');
-    } else if (text.startsWith('<!--', lt)) {
-      i = skipTo(text, lt + 4, '-->');
-    } else if (text.startsWith('<!', lt)) {
-      throw new XmlError('XML_FORBIDDEN_DECLARATION', 'XML declarations (DOCTYPE, ENTITY) are not accepted');
-    } else if (text.startsWith('<?', lt)) {
-      i = skipTo(text, lt + 2, '?>');
-    } else {
-      // An ordinary tag: find its end, stepping over quoted attribute values.
-      let j = lt + 1;
-      let quote = '';
-      for (; j < text.length; j++) {
-        const c = text[j];
-        if (quote) {
-          if (c === quote) quote = '';
-        } else if (c === '"' || c === "'") {
-          quote = c;
-        } else if (c === '>') {
-          break;
-        } else if (c === '<') {
-          throw new XmlError('XML_MALFORMED', 'unexpected < inside a tag');
+  read(): Record<string, string> {
+    const s = this.s;
+    if (s.startsWith('<?xml') && (isS(s.charCodeAt(5)) || s.charCodeAt(5) === QMARK)) {
+      const decl = XML_DECLARATION_RE.exec(s);
+      if (!decl) throw malformed('malformed XML declaration');
+      this.i = decl[0].length;
+    }
+    this.misc();
+    if (this.i >= s.length) throw malformed('no root element');
+    if (s.charCodeAt(this.i + 1) === SLASH) throw malformed('end tag without a start tag');
+    const nameStart = this.i + 1;
+    const nameEnd = this.name(nameStart);
+    if (nameEnd - nameStart !== 3 || !s.startsWith('xml', nameStart)) {
+      throw new XmlError('XML_NOT_WECHAT', 'root element must be <xml>');
+    }
+    const out: Record<string, string> = {};
+    if (!this.startTagEnd(nameEnd)) this.fields(out);
+    this.misc();
+    if (this.i < s.length) {
+      if (s.charCodeAt(this.i + 1) === SLASH) throw malformed('end tag without a start tag');
+      throw new XmlError('XML_NOT_WECHAT', 'XML must have exactly one root element');
+    }
+    return out;
+  }
+
+  /** Whitespace and comments outside the root; stops at an element's `<` or at the end. */
+  private misc(): void {
+    const s = this.s;
+    let p = this.i;
+    for (;;) {
+      while (p < s.length && isS(s.charCodeAt(p))) p++;
+      if (p >= s.length || s.charCodeAt(p) !== LT) {
+        if (p < s.length) throw malformed('text outside the root element');
+        break;
+      }
+      const c1 = s.charCodeAt(p + 1);
+      if (c1 === BANG) {
+        if (!s.startsWith('<!--', p)) throw s.startsWith('<![CDATA[', p) ? malformed('CDATA outside the root element') : forbiddenDeclaration();
+        p = this.comment(p);
+      } else if (c1 === QMARK) {
+        throw piError(s, p);
+      } else {
+        break;
+      }
+    }
+    this.i = p;
+  }
+
+  /** `<!--` at p: returns the position after `-->`. */
+  private comment(p: number): number {
+    const end = this.s.indexOf('--', p + 4);
+    if (end < 0) throw malformed('unterminated markup, expected -->');
+    if (this.s.charCodeAt(end + 2) !== GT) throw malformed('-- inside a comment');
+    return end + 3;
+  }
+
+  /** An element name starting at p; returns where it ends. Only [A-Za-z0-9_] names pass. */
+  private name(p: number): number {
+    const s = this.s;
+    let e = p;
+    if (isAsciiNameStart(s.charCodeAt(e))) {
+      e++;
+      while (isAsciiNameChar(s.charCodeAt(e))) e++;
+      const c = s.charCodeAt(e);
+      if (c === GT || c === SLASH || isS(c)) return e;
+    }
+    // Not one of ours: tell a well-formed foreign name from broken markup.
+    while (e < s.length) {
+      const c = s.charCodeAt(e);
+      if (c === GT || c === SLASH || c === LT || isS(c)) break;
+      e++;
+    }
+    if (e >= s.length) throw malformed('unterminated tag');
+    if (XML_NAME_RE.test(s.slice(p, e))) throw new XmlError('XML_NOT_WECHAT', 'field names must be [A-Za-z0-9_]');
+    throw malformed('invalid element name');
+  }
+
+  /** The rest of a start tag from p (just after its name): true if it was `/>`. Leaves i after it. */
+  private startTagEnd(p: number): boolean {
+    const s = this.s;
+    let c = s.charCodeAt(p);
+    if (c === GT) {
+      this.i = p + 1;
+      return false;
+    }
+    let names: string[] | undefined;
+    for (;;) {
+      let spaced = false;
+      while (isS(c)) {
+        c = s.charCodeAt(++p);
+        spaced = true;
+      }
+      if (c === GT) {
+        this.i = p + 1;
+        return false;
+      }
+      if (c === SLASH) {
+        if (s.charCodeAt(p + 1) !== GT) throw malformed('/ inside a tag');
+        this.i = p + 2;
+        return true;
+      }
+      if (p >= s.length) throw malformed('unterminated tag');
+      if (!spaced) throw malformed('attributes must be separated by whitespace');
+      // An attribute: checked for well-formedness, then ignored.
+      const a = p;
+      while (p < s.length && !isS(c) && c !== EQ && c !== GT && c !== SLASH && c !== LT && c !== DQUOTE && c !== SQUOTE) c = s.charCodeAt(++p);
+      const attr = s.slice(a, p);
+      if (!XML_NAME_RE.test(attr)) throw malformed('invalid attribute name');
+      if (names?.includes(attr)) throw malformed(`attribute ${attr} appears twice`);
+      (names ??= []).push(attr);
+      while (isS(c)) c = s.charCodeAt(++p);
+      if (c !== EQ) throw malformed('attribute without a value');
+      c = s.charCodeAt(++p);
+      while (isS(c)) c = s.charCodeAt(++p);
+      if (c !== DQUOTE && c !== SQUOTE) throw malformed('attribute value must be quoted');
+      const close = s.indexOf(c === DQUOTE ? '"' : "'", p + 1);
+      if (close < 0) throw malformed('unterminated attribute value');
+      const value = s.slice(p + 1, close);
+      if (value.includes('<')) throw malformed('< inside an attribute value');
+      decodeRefs(value);
+      p = close + 1;
+      c = s.charCodeAt(p);
+    }
+  }
+
+  /** The children of `<xml>`, up to and including `</xml>`. */
+  private fields(out: Record<string, string>): void {
+    const s = this.s;
+    for (;;) {
+      let p = this.i;
+      while (isS(s.charCodeAt(p))) p++;
+      if (p >= s.length) throw malformed('unterminated <xml>');
+      if (s.charCodeAt(p) !== LT) throw new XmlError('XML_NOT_WECHAT', 'text directly under <xml>');
+      const c1 = s.charCodeAt(p + 1);
+      if (c1 === SLASH) {
+        this.endTag(p, 'xml');
+        return;
+      }
+      if (c1 === BANG) {
+        if (s.startsWith('<!--', p)) {
+          this.i = this.comment(p);
+          continue;
         }
+        if (s.startsWith('<![CDATA[', p)) throw new XmlError('XML_NOT_WECHAT', 'CDATA directly under <xml>');
+        throw forbiddenDeclaration();
       }
-      if (j >= text.length) throw new XmlError('XML_MALFORMED', 'unterminated tag');
-      i = j + 1;
+      if (c1 === QMARK) throw piError(s, p);
+      const end = this.name(p + 1);
+      const name = s.slice(p + 1, end);
+      if (isReservedFieldName(name)) throw new XmlError('XML_RESERVED_FIELD', `field name ${name} is reserved`);
+      if (out[name] !== undefined) throw new XmlError('XML_DUPLICATE_FIELD', `field ${name} appears more than once`);
+      out[name] = this.startTagEnd(end) ? '' : this.value(name);
+    }
+  }
+
+  /** `</name S? >` at p; leaves i after it. */
+  private endTag(p: number, name: string): void {
+    const s = this.s;
+    if (!s.startsWith(name, p + 2)) throw malformed('mismatched end tag');
+    let q = p + 2 + name.length;
+    while (isS(s.charCodeAt(q))) q++;
+    if (s.charCodeAt(q) !== GT) throw malformed('mismatched end tag');
+    this.i = q + 1;
+  }
+
+  /** A field's content after its start tag, through its end tag. */
+  private value(name: string): string {
+    const s = this.s;
+    const p = this.i;
+    // What WeChat sends: one CDATA section right before the end tag.
+    if (s.startsWith('<![CDATA[', p)) {
+      const e = s.indexOf(']]>', p + 9);
+      if (e < 0) throw malformed('unterminated markup, expected ]]>');
+      const q = e + 3;
+      if (s.charCodeAt(q) === LT && s.charCodeAt(q + 1) === SLASH && s.startsWith(name, q + 2) && s.charCodeAt(q + 2 + name.length) === GT) {
+        this.i = q + 3 + name.length;
+        return eol(s.slice(p + 9, e));
+      }
+    }
+    return this.mixed(name, p);
+  }
+
+  /** Text, CDATA and comments in any order. Whitespace-only text around CDATA is layout, not value. */
+  private mixed(name: string, from: number): string {
+    const s = this.s;
+    let p = from;
+    let all = '';
+    let sections = '';
+    let hasCdata = false;
+    let layoutOnly = true;
+    for (;;) {
+      const lt = s.indexOf('<', p);
+      if (lt < 0) throw malformed(`unterminated field ${name}`);
+      if (lt > p) {
+        const raw = s.slice(p, lt);
+        if (layoutOnly && !allS(raw)) layoutOnly = false;
+        if (raw.includes(']]>')) throw malformed(']]> in text');
+        const text = eol(raw);
+        all += text.indexOf('&') < 0 ? text : decodeRefs(text);
+      }
+      const c1 = s.charCodeAt(lt + 1);
+      if (c1 === SLASH) {
+        this.endTag(lt, name);
+        return hasCdata && layoutOnly ? sections : all;
+      }
+      if (c1 === BANG) {
+        if (s.startsWith('<![CDATA[', lt)) {
+          const e = s.indexOf(']]>', lt + 9);
+          if (e < 0) throw malformed('unterminated markup, expected ]]>');
+          const section = eol(s.slice(lt + 9, e));
+          sections += section;
+          all += section;
+          hasCdata = true;
+          p = e + 3;
+          continue;
+        }
+        if (s.startsWith('<!--', lt)) {
+          p = this.comment(lt);
+          continue;
+        }
+        throw forbiddenDeclaration();
+      }
+      if (c1 === QMARK) throw piError(s, lt);
+      if (mayStartName(c1)) throw new XmlError('XML_NESTED_FIELD', `field ${name} contains an element`);
+      throw malformed('unexpected < in text');
     }
   }
 }
 
-const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const UTF8_BOM_LENGTH = 3;
 
-function decodeText(s: string): string {
-  if (!s.includes('&')) return s;
-  return s.replace(/&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z][A-Za-z0-9]*);?/g, (match, ref: string) => {
-    if (!match.endsWith(';')) throw new XmlError('XML_MALFORMED', 'bare & in text');
-    if (ref.startsWith('#')) {
-      const code = ref[1] === 'x' ? Number.parseInt(ref.slice(2), 16) : Number.parseInt(ref.slice(1), 10);
-      if (!Number.isInteger(code) || code < 1 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-        throw new XmlError('XML_MALFORMED', 'invalid character reference');
-      }
-      return String.fromCodePoint(code);
+/** The document as text: size (in bytes) checked first, then strict UTF-8 and the characters XML can carry. */
+function documentText(input: string | Buffer, maxBytes: number): string {
+  let text: string;
+  if (typeof input === 'string') {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: count bytes only when it could matter.
+    if (input.length > maxBytes || (input.length * 3 > maxBytes && Buffer.byteLength(input, 'utf8') > maxBytes)) {
+      throw new XmlError('XML_TOO_LARGE', `XML body exceeds ${maxBytes} bytes`);
     }
-    const known = PREDEFINED[ref];
-    if (known === undefined) throw new XmlError('XML_MALFORMED', `unknown entity &${ref};`);
-    return known;
-  });
-}
-
-type Node = Record<string, unknown>;
-
-function isWhitespace(s: string): boolean {
-  return /^[ \t\r\n]*$/.test(s);
-}
-
-function textOf(node: Node): string | undefined {
-  const t = node['#text'];
-  return typeof t === 'string' ? t : typeof t === 'number' ? String(t) : undefined;
-}
-
-function nameOf(node: Node): string {
-  const keys = Object.keys(node).filter((k) => k !== ':@');
-  if (keys.length !== 1) throw new XmlError('XML_MALFORMED', 'unexpected parser output');
-  return keys[0] as string;
-}
-
-function leafValue(name: string, children: unknown): string {
-  if (!Array.isArray(children)) throw new XmlError('XML_MALFORMED', 'unexpected parser output');
-  const rawTexts: string[] = [];
-  const cdatas: string[] = [];
-  const parts: { text: string; cdata: boolean }[] = [];
-  for (const child of children as Node[]) {
-    const key = nameOf(child);
-    if (key === '#text') {
-      const raw = textOf(child) ?? '';
-      rawTexts.push(raw);
-      const t = decodeText(raw);
-      parts.push({ text: t, cdata: false });
-    } else if (key === '#cdata') {
-      const inner = child['#cdata'];
-      let t = '';
-      if (Array.isArray(inner)) for (const n of inner as Node[]) t += textOf(n) ?? '';
-      cdatas.push(t);
-      parts.push({ text: t, cdata: true });
-    } else {
-      throw new XmlError('XML_NESTED_FIELD', `field ${name} contains element ${key}`);
-    }
+    if (!(input as string & { isWellFormed(): boolean }).isWellFormed()) throw malformed('XML holds characters XML cannot carry');
+    text = input;
+  } else if (Buffer.isBuffer(input)) {
+    if (input.length > maxBytes) throw new XmlError('XML_TOO_LARGE', `XML body exceeds ${maxBytes} bytes`);
+    // As TextDecoder does: a leading BOM is dropped, and what follows must be valid UTF-8.
+    const bom = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? UTF8_BOM_LENGTH : 0;
+    if (!isUtf8(bom === 0 ? input : input.subarray(bom))) throw malformed('XML is not valid UTF-8');
+    text = input.toString('utf8', bom);
+  } else {
+    throw malformed('XML body must be a string or Buffer');
   }
-  // Whitespace around CDATA sections is layout, not value.
-  if (cdatas.length > 0 && rawTexts.every(isWhitespace)) return cdatas.join('');
-  return parts.map((p) => p.text).join('');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (INVALID_XML_BMP_CHAR_RE.test(text)) throw malformed('XML holds characters XML cannot carry');
+  if (text.trim() === '') throw malformed('empty XML body');
+  return text;
 }
 
 /** Parses a flat WeChat `<xml>` document into string fields; throws XmlError on anything else. */
 export function parseXml(input: string | Buffer, opts?: { maxBytes?: number }): Record<string, string> {
-  const maxBytes = opts?.maxBytes ?? MAX_XML_BYTES;
-  const isBuffer = Buffer.isBuffer(input);
-  if (!isBuffer && typeof input !== 'string') throw new XmlError('XML_MALFORMED', 'XML body must be a string or Buffer');
-  const size = isBuffer ? input.length : Buffer.byteLength(input, 'utf8');
-  if (size > maxBytes) throw new XmlError('XML_TOO_LARGE', `XML body exceeds ${maxBytes} bytes`);
-  let text = isBuffer ? decodeUtf8(input) : input;
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '') throw new XmlError('XML_MALFORMED', 'empty XML body');
-
-  refuseDeclarations(text);
-  if (XMLValidator.validate(text) !== true) throw new XmlError('XML_MALFORMED', 'XML is not well-formed');
-
-  let doc: unknown;
-  try {
-    doc = parser.parse(text);
-  } catch {
-    throw new XmlError('XML_MALFORMED', 'XML could not be parsed');
-  }
-  if (!Array.isArray(doc)) throw new XmlError('XML_MALFORMED', 'unexpected parser output');
-  const roots = (doc as Node[]).filter((n) => {
-    const key = nameOf(n);
-    return !(key === '#text' && isWhitespace(textOf(n) ?? ''));
-  });
-  if (roots.length !== 1) throw new XmlError('XML_NOT_WECHAT', 'XML must have exactly one root element');
-  const root = roots[0] as Node;
-  if (nameOf(root) !== 'xml') throw new XmlError('XML_NOT_WECHAT', 'root element must be <xml>');
-  const children = root['xml'];
-  if (!Array.isArray(children)) throw new XmlError('XML_MALFORMED', 'unexpected parser output');
-
-  const out: Record<string, string> = {};
-  for (const child of children as Node[]) {
-    const name = nameOf(child);
-    if (name === '#text') {
-      if (isWhitespace(textOf(child) ?? '')) continue;
-      throw new XmlError('XML_NOT_WECHAT', 'text directly under <xml>');
-    }
-    if (name === '#cdata') throw new XmlError('XML_NOT_WECHAT', 'CDATA directly under <xml>');
-    if (!FIELD_NAME_RE.test(name) || name === '__proto__') {
-      throw new XmlError('XML_NOT_WECHAT', 'field names must be [A-Za-z0-9_]');
-    }
-    if (Object.hasOwn(out, name)) throw new XmlError('XML_DUPLICATE_FIELD', `field ${name} appears more than once`);
-    out[name] = leafValue(name, child[name]);
-  }
-  return out;
+  return new FlatReader(documentText(input, opts?.maxBytes ?? MAX_XML_BYTES)).read();
 }

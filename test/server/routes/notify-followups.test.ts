@@ -4,7 +4,7 @@ import t from 'tap';
 import { Types } from 'mongoose';
 import { buildApp } from '../../../server/src/app.js';
 import { parseXml, sign, toBeijingTime, toXml, type SignType } from '../../../server/src/wechat/index.js';
-import { apiClient } from '../../helpers/api.js';
+import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
 
 const SUCCESS = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
@@ -115,14 +115,15 @@ t.test('a signed notify that orderquery contradicts records what WeChat says, or
 });
 
 t.test('a transaction that already paid another order does not fulfil a second one', async (t) => {
-  const s = await startStack();
+  const s = await startStack({ jobs: { workers: true } });
   t.teardown(() => s.close());
   const a = await order(s);
   t.equal((await post(s.apiBase, notify(s, a.created, a.openid, { transaction_id: '4200001111222233334444555566' }))).text, SUCCESS);
   const b = await order(s, { pay: false });
+  await eventually(() => events(s, a._id), (n) => n === 1);
   const res = await post(s.apiBase, notify(s, b.created, b.openid, { transaction_id: '4200001111222233334444555566' }));
   t.equal(res.text, SUCCESS);
-  const held = await doc(s, b._id);
+  const held = await eventually(() => doc(s, b._id), (d) => d?.fulfilment?.state === 'HELD');
   t.match(held, { status: 'PAID', flags: ['TRANSACTION_REUSED'], followUp: 'OPEN' });
   t.equal(held!.fulfilment.state, 'HELD');
   t.equal(await events(s, a._id), 1, 'the first order is fulfilled');
@@ -130,7 +131,7 @@ t.test('a transaction that already paid another order does not fulfil a second o
 });
 
 t.test('a second transaction for a paid order is recorded once, flagged, and the order stays as paid', async (t) => {
-  const s = await startStack();
+  const s = await startStack({ jobs: { workers: true } });
   t.teardown(() => s.close());
   const a = await order(s);
   t.equal((await post(s.apiBase, notify(s, a.created, a.openid, { transaction_id: '4200001000000000000000000001' }))).text, SUCCESS);
@@ -141,7 +142,7 @@ t.test('a second transaction for a paid order is recorded once, flagged, and the
   t.match(d, { status: 'PAID', transactionId: '4200001000000000000000000001', flags: ['SECOND_TRANSACTION'], followUp: 'OPEN' });
   t.equal(d!.extraPayments.length, 1, 'recorded once');
   t.match(d!.extraPayments[0], { transactionId: '4200001000000000000000000002', totalFee: a.created.amount, source: 'notify' });
-  t.equal(await events(s, a._id), 1, 'the first payment is fulfilled once');
+  t.equal(await eventually(() => events(s, a._id), (n) => n === 1), 1, 'the first payment is fulfilled once');
 });
 
 t.test('notifies verify with the sign type their trade was made with, across a switch of WECHATPAY_SIGN_TYPE', async (t) => {
@@ -153,7 +154,7 @@ t.test('notifies verify with the sign type their trade was made with, across a s
   const switched = await buildApp({
     config: { ...s.config, pay: { ...s.config.pay, signType: 'HMAC-SHA256' } },
     dbName: s.dbName,
-    sweepIntervalMs: 0,
+    jobsPrefix: s.appOptions.jobsPrefix,
   });
   t.teardown(() => switched.close());
   const inject = (body: string) => switched.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: body });

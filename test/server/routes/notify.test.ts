@@ -52,7 +52,7 @@ async function post(base: string, body: string, contentType = 'text/xml') {
 }
 
 t.test('50 concurrent duplicate notifies over two instances: one PAID transition, one fulfilment, all SUCCESS', async (t) => {
-  const s = await startStack({ instances: 2 });
+  const s = await startStack({ instances: 2, jobs: { workers: true } });
   t.teardown(() => s.close());
   const { api, order, openid } = await paidAtWechat(s);
   const body = signed(notifyFields(s, order, openid), s.config.pay.apiKey);
@@ -63,14 +63,18 @@ t.test('50 concurrent duplicate notifies over two instances: one PAID transition
   const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
   t.equal(doc!.status, 'PAID');
   t.equal(doc!.history.filter((h: { to: string }) => h.to === 'PAID').length, 1, 'one PAID transition');
+  // The fulfilment event follows on the job queue, once.
+  await eventually(() => s.app.mongo.collection('orders').findOne({ _id: doc!._id }), (d) => d?.fulfilment?.state === 'EMITTED');
   t.equal(await s.app.mongo.collection('fulfilment_events').countDocuments({ orderId: doc!._id }), 1, 'one fulfilment event');
   t.equal((await api.getOrder(order.id)).body.status, 'PAID');
 
   // A late duplicate for the settled order: SUCCESS, nothing changes.
   const late = await post(s.apiBases[1]!, body);
   t.equal(late.text, SUCCESS);
+  const before = await s.app.mongo.collection('orders').findOne({ _id: doc!._id });
+  t.equal((await post(s.apiBases[0]!, body)).text, SUCCESS);
   const again = await s.app.mongo.collection('orders').findOne({ _id: doc!._id });
-  t.equal(again!.version, doc!.version);
+  t.equal(again!.version, before!.version, 'a duplicate writes nothing');
 });
 
 t.test('unverified or mismatched notifies change nothing, get FAIL, and never crash the server', async (t) => {
@@ -113,6 +117,31 @@ t.test('unverified or mismatched notifies change nothing, get FAIL, and never cr
 
   // And the genuine one still settles it.
   t.equal((await post(s.apiBase, signed(good, key))).text, SUCCESS);
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+});
+
+t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const { order, openid } = await paidAtWechat(s);
+  // Signed over the text a lenient decoder would read (U+FFFD for the bad bytes), then sent with the bad bytes.
+  const fields = notifyFields(s, order, openid, { attach: 'ab\uFFFDcd' });
+  const good = Buffer.from(signed(fields, s.config.pay.apiKey), 'utf8');
+  const replacement = Buffer.from('\uFFFD', 'utf8');
+  const at = good.indexOf(replacement);
+  t.ok(at > 0, 'the value holds the replacement character');
+  for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe4, 0xb8])]) {
+    const body = Buffer.concat([good.subarray(0, at), bad, good.subarray(at + replacement.length)]);
+    const res = await s.app.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: body });
+    t.equal(res.statusCode, 400, `bytes ${bad.toString('hex')}: 400`);
+    t.match(parseXml(res.body), { return_code: 'FAIL', return_msg: 'XML_MALFORMED' }, `bytes ${bad.toString('hex')}: FAIL`);
+  }
+  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
+  t.equal(doc!.status, 'PAYING', 'the order did not move');
+  t.equal(doc!.version, 1, 'nor was it written');
+  // The same notify in valid UTF-8 settles it: the refusal was the bytes, not the rest.
+  const ok = await s.app.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: good });
+  t.equal(ok.body, SUCCESS);
   t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
 });
 

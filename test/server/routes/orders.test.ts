@@ -1,6 +1,7 @@
 import t from 'tap';
 import { apiClient } from '../../helpers/api.js';
 import { startStack } from '../../helpers/stack.js';
+import { startOwnRedis } from '../helpers/own-services.js';
 
 t.test('orders are priced by the server, listed newest first, and private to their owner', async (t) => {
   const s = await startStack();
@@ -151,7 +152,9 @@ t.test('Idempotency-Key: a retried create returns the first order, never a secon
 });
 
 t.test('Idempotency-Key holds in the database alone: Redis losing every key (a restart, a flush) never makes a second order', async (t) => {
-  const s = await startStack();
+  // A Redis of its own to flush: the shared one holds other test files' sessions and job queues.
+  const redis = await startOwnRedis(t);
+  const s = await startStack({ tweak: (c) => ({ ...c, redisUrl: redis.url }) });
   t.teardown(() => s.close());
   const { token, openid } = await s.login();
   const api = apiClient(s.apiBase, token);

@@ -133,6 +133,9 @@ t.test('XML errors pass through with their own codes', async (t) => {
   t.equal(notifyCode(() => verifyPayNotify(ourNotify(paidFields(), 'MD5'), m, { maxBytes: 100 })), 'XML_TOO_LARGE');
   t.equal(notifyCode(() => verifyPayNotify('<xml><a>1</a><a>1</a></xml>', m)), 'XML_DUPLICATE_FIELD');
   t.equal(notifyCode(() => verifyPayNotify('<xml><a><b>1</b></a></xml>', m)), 'XML_NESTED_FIELD');
+  // A signed notify with a field a plain object cannot carry as is: refused by name, not renamed and then BAD_SIGN.
+  const withReserved = ourNotify(paidFields(), 'MD5').replace('</xml>', '<valueOf><![CDATA[1]]></valueOf></xml>');
+  t.equal(notifyCode(() => verifyPayNotify(withReserved, m)), 'XML_RESERVED_FIELD');
 });
 
 t.test('a signed result_code FAIL notify is returned as a failed payment', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
+import { createHash, createHmac } from 'node:crypto';
 import { sign, verifySign, isSignType, SIGN_TYPES, signingString } from '../../../server/src/wechat/sign.js';
 
 // The worked example of WeChat Pay's "安全规范" (signing) page.
@@ -94,4 +95,26 @@ t.test('property: changing any non-empty value breaks verification', async (t) =
     }),
   );
   t.pass('tampering detected');
+});
+
+t.test('property: verifySign accepts exactly the upper-case hex sign() gives, nothing that differs in one character', async (t) => {
+  const hexOrNot = fc.constantFrom(...'0123456789ABCDEFabcdefGZ -\u0000é');
+  fc.assert(
+    fc.property(params, key, signType, fc.nat(), hexOrNot, (p, k, st, at, ch) => {
+      const good = sign(p, k, st);
+      const i = at % good.length;
+      const other = good.slice(0, i) + ch + good.slice(i + 1);
+      return verifySign({ ...p, sign: other }, k, st) === (other === good);
+    }),
+  );
+  t.throws(() => verifySign({ ...OFFICIAL, sign: '9A0A8659F005D6984697E2CA0A9CF3B7' }, '', 'MD5'), TypeError, 'an empty key is a programming error');
+  t.notOk(verifySign({ ...OFFICIAL, sign: '9A0A8659F005D6984697E2CA0A9CF3B7'.repeat(2) }, OFFICIAL_KEY, 'MD5'), 'too long');
+  t.notOk(verifySign({ ...OFFICIAL, sign: '9A0A8659F005D6984697E2CA0A9CF3B' + 'g' }, OFFICIAL_KEY, 'MD5'), 'not hex');
+});
+
+t.test('non-ASCII values are signed as UTF-8 bytes, as WeChat does', async (t) => {
+  const p = { ...OFFICIAL, body: '拿铁咖啡 Latte 😀' };
+  const text = `${signingString(p)}&key=${OFFICIAL_KEY}`;
+  t.equal(sign(p, OFFICIAL_KEY, 'MD5'), createHash('md5').update(Buffer.from(text, 'utf8')).digest('hex').toUpperCase());
+  t.equal(sign(p, OFFICIAL_KEY, 'HMAC-SHA256'), createHmac('sha256', OFFICIAL_KEY).update(Buffer.from(text, 'utf8')).digest('hex').toUpperCase());
 });
