@@ -194,5 +194,6 @@ export interface SandboxSubscribeMessage {
   data: Record<string, { value: string }>;
   /** what the sandbox answered: 0 sent */
   errcode: number;
+  /** its errmsg, without the rid */
   errmsg: string;
 }
