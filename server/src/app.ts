@@ -12,6 +12,8 @@ import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
 import jobsPlugin from './plugins/jobs.js';
+import type { PaidMessageJobSettings } from './notifications/paid-message.js';
+import notificationsPlugin from './plugins/notifications.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
@@ -30,7 +32,7 @@ export interface AppOptions {
   /** Redis key prefix of the job queues (default `jobs`; tests isolate themselves with one of their own) */
   jobsPrefix?: string;
   /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
-  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings> };
+  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings>; notifications?: Partial<PaidMessageJobSettings> };
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
   rateLimitNameSpace?: string;
   /** first retry delay of WeChat Pay calls */
@@ -161,6 +163,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(authPlugin);
     await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
+    await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
