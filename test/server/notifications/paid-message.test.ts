@@ -111,7 +111,7 @@ t.test('paid and subscribed: one message, with the order in it, and it opens the
   t.equal(await s.app.paidMessages.sendPaidMessage(order.id), 'already_done');
   const q = queue(t, s, PAID_MESSAGE_JOB);
   await s.app.jobs.enqueue(PAID_MESSAGE_JOB, { orderId: order.id }, { jobId: paidMessageJobId(order.id) });
-  await eventually(() => q.getJobCounts('waiting', 'active', 'delayed'), (c) => c.waiting + c.active + c.delayed === 0, 10_000);
+  await eventually(() => q.getJobCounts('waiting', 'active', 'delayed'), (c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0, 10_000);
   t.equal((await sent(s, openid)).length, 1, 'still one message: the record says it was sent');
   t.match(await record(s, order.id), { state: 'SENT', attempts: 1 });
 });
