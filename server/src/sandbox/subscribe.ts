@@ -7,6 +7,7 @@
 // (GET /sandbox/subscribe-messages); POST /sandbox/faults {"subscribe": …} forces an errcode.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import type { SandboxSubscribeMessage } from '../../../shared/api.js';
 import type { Faults } from './faults.js';
 import { newAccessToken, rid } from './ids.js';
 import type { SandboxState } from './state.js';
@@ -23,18 +24,8 @@ export const ACCESS_TOKEN_TTL_MS = 7200 * 1000;
 /** WeChat keeps the previous token valid this long after a new one is issued */
 export const TOKEN_OVERLAP_MS = 5 * 60 * 1000;
 
-export interface RecordedMessage {
-  at: string;
-  appid: string;
-  touser: string;
-  template_id: string;
-  page?: string;
-  miniprogram_state?: string;
-  lang?: string;
-  data: Record<string, { value: string }>;
-  errcode: number;
-  errmsg: string;
-}
+/** What GET /sandbox/subscribe-messages lists: every call past the token check, with the answer. */
+export type RecordedMessage = SandboxSubscribeMessage;
 
 const DATE = '(?:\\d{4}年\\d{1,2}月\\d{1,2}日|\\d{4}-\\d{1,2}-\\d{1,2})';
 const CLOCK = '\\d{1,2}:\\d{2}(?::\\d{2})?';
