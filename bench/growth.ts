@@ -59,7 +59,8 @@ interface SizeResult {
 
 async function main() {
   const opts = args();
-  const s = await startStack({ timeScale: 1 });
+  // Workers on: the fulfilment jobs a notify enqueues compete for the same database, as in production.
+  const s = await startStack({ timeScale: 1, jobs: { workers: true } });
   const Order = s.app.mongo.model('Order');
   const key = s.config.pay.apiKey;
   const { token, openid } = await s.login();
@@ -108,7 +109,8 @@ async function main() {
   const seed = async (count: number, status: string, who?: string) => {
     const docs = [];
     for (let i = 0; i < count; i++) docs.push(shape(status, who));
-    for (let i = 0; i < docs.length; i += 1000) await Order.collection.insertMany(docs.slice(i, i + 1000), { ordered: false });
+    // Small batches: one insertMany must finish within the connection's socket timeout on a busy machine.
+    for (let i = 0; i < docs.length; i += 250) await Order.collection.insertMany(docs.slice(i, i + 250), { ordered: false });
     return docs;
   };
 

@@ -14,10 +14,14 @@ import authPlugin from './plugins/auth.js';
 import jobsPlugin from './plugins/jobs.js';
 import type { PaidMessageJobSettings } from './notifications/paid-message.js';
 import notificationsPlugin from './plugins/notifications.js';
+import type { RefundsPluginOptions } from './plugins/refunds.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
+import refundNotifyRoutes from './routes/refund-notify.js';
+import refundRequestRoutes from './routes/refund-requests.js';
+import refundsPlugin from './plugins/refunds.js';
 import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
@@ -33,6 +37,8 @@ export interface AppOptions {
   jobsPrefix?: string;
   /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
   jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings>; notifications?: Partial<PaidMessageJobSettings> };
+  /** refunds' waits between WeChat calls and their scan interval (tests shorten them) */
+  refunds?: RefundsPluginOptions;
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
   rateLimitNameSpace?: string;
   /** first retry delay of WeChat Pay calls */
@@ -164,12 +170,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
     await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
+    await app.register(refundsPlugin, opts.refunds ?? {});
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
+    await app.register(refundNotifyRoutes);
+    await app.register(refundRequestRoutes);
     await app.ready();
   } catch (err) {
     // Whatever did connect must not keep the process alive.

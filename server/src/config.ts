@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { PaidMessageConfig } from './notifications/paid-message.js';
 import { DEFAULT_PAID_FIELDS, parseFieldMap } from './notifications/template.js';
 import { DEMO_MERCHANT } from './sandbox/demo.js';
+import { loadMerchantCert, MerchantCertError } from './wechat/merchant-cert.js';
 import type { SignType } from './wechat/sign.js';
 
 /** A user mistake in the environment: boot stops with this one-line message naming the variable. */
@@ -38,11 +39,25 @@ export interface Config {
     /** unset in sandbox mode: the server's own /wxpay/notify is used */
     notifyUrl?: string;
     apiBase: string;
+    /**
+     * The merchant certificate refunds (/secapi/) need, as files; checked at boot (it loads, the
+     * passphrase is right, the key is the certificate's). Unset in sandbox mode: main.ts fills in the
+     * sandbox's own. Unset with real WeChat: refunds fail with NO_MERCHANT_CERT.
+     */
+    cert?: { p12Path: string; passphrase: string } | { certPath: string; keyPath: string };
+    /** where WeChat posts refund results; default: refund-notify beside notifyUrl (…/wxpay/refund-notify); unset in sandbox mode: the server's own /wxpay/refund-notify */
+    refundNotifyUrl?: string;
+    /** base of /secapi/ paths (default apiBase); the sandbox's TLS listener in sandbox mode */
+    secapiBase?: string;
+    /** CA (PEM) to trust for the pay host instead of the system roots: the sandbox's own */
+    ca?: string;
   };
   sandbox: {
     /** embed the WeChat sandbox and point both API bases at it */
     enabled: boolean;
     port: number;
+    /** the sandbox's TLS listener for /secapi/ (default SANDBOX_PORT + 1; 0 when SANDBOX_PORT is 0) */
+    secapiPort?: number;
   };
   session: {
     /** seconds */
@@ -119,6 +134,18 @@ const EnvSchema = Type.Object({
     }),
   ),
   SANDBOX_PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
+  SANDBOX_SECAPI_PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
+  WECHATPAY_CERT_P12: Type.Optional(nonEmpty('must be the path of apiclient_cert.p12')),
+  WECHATPAY_CERT_P12_PASSPHRASE: Type.Optional(nonEmpty('must be the passphrase of apiclient_cert.p12 (WeChat\'s is the mch_id)')),
+  WECHATPAY_CERT_PEM: Type.Optional(nonEmpty('must be the path of apiclient_cert.pem')),
+  WECHATPAY_KEY_PEM: Type.Optional(nonEmpty('must be the path of apiclient_key.pem')),
+  WECHATPAY_REFUND_NOTIFY_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^\\s?#]+$',
+      maxLength: 256,
+      description: 'must be an absolute http(s) URL without a query string (at most 256 characters)',
+    }),
+  ),
   SESSION_TTL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
   ORDER_PAY_WINDOW_MINUTES: Type.Optional(positiveInt('must be a positive whole number of minutes')),
   ORDER_QUERY_INTERVAL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
@@ -195,6 +222,13 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     throw new ConfigError('ORDER_PAY_WINDOW_MINUTES', `must be from 10 to 1440 minutes (got "${env.ORDER_PAY_WINDOW_MINUTES}")`);
   }
   const sandboxPort = toPort(env.SANDBOX_PORT, 3001, 'SANDBOX_PORT');
+  const secapiPort = toPort(env.SANDBOX_SECAPI_PORT, sandboxPort === 0 ? 0 : sandboxPort + 1, 'SANDBOX_SECAPI_PORT');
+  const mchId = env.WECHATPAY_MCH_ID ?? DEMO_MERCHANT.mchId;
+  const cert = merchantCert(env, mchId);
+  const refundNotifyUrl = env.WECHATPAY_REFUND_NOTIFY_URL ?? (env.WECHATPAY_NOTIFY_URL ? new URL('refund-notify', env.WECHATPAY_NOTIFY_URL).href : undefined);
+  if (!sandbox && refundNotifyUrl && !refundNotifyUrl.startsWith('https://')) {
+    throw new ConfigError('WECHATPAY_REFUND_NOTIFY_URL', 'must be an https URL with real WeChat');
+  }
   const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
   return {
     port: toPort(env.PORT, 3000, 'PORT'),
@@ -213,13 +247,15 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       apiBase: sandbox ? sandboxBase : (env.WECHAT_API_BASE ?? 'https://api.weixin.qq.com'),
     },
     pay: {
-      mchId: env.WECHATPAY_MCH_ID ?? DEMO_MERCHANT.mchId,
+      mchId,
       apiKey: env.WECHATPAY_API_KEY ?? DEMO_MERCHANT.key,
       signType: env.WECHATPAY_SIGN_TYPE ?? 'MD5',
       notifyUrl: env.WECHATPAY_NOTIFY_URL,
       apiBase: sandbox ? sandboxBase : (env.WECHATPAY_API_BASE ?? 'https://api.mch.weixin.qq.com'),
+      ...(cert ? { cert } : {}),
+      ...(refundNotifyUrl ? { refundNotifyUrl } : {}),
     },
-    sandbox: { enabled: sandbox, port: sandboxPort },
+    sandbox: { enabled: sandbox, port: sandboxPort, secapiPort },
     session: { ttl: Number(env.SESSION_TTL_SECONDS ?? 7 * 24 * 3600) },
     orders: {
       payWindowMinutes: Number(env.ORDER_PAY_WINDOW_MINUTES ?? 30),
@@ -242,6 +278,42 @@ function paidFields(value: string | undefined) {
   } catch (err) {
     throw new ConfigError('WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS', (err as Error).message);
   }
+}
+
+/**
+ * The merchant certificate variables, checked by loading the files once (a wrong passphrase or a key
+ * of another certificate stops boot here, not at the first refund). Messages name the variable and
+ * the file, never the passphrase or the key.
+ */
+function merchantCert(env: Env, mchId: string): Config['pay']['cert'] {
+  const p12 = env.WECHATPAY_CERT_P12;
+  const pem = env.WECHATPAY_CERT_PEM;
+  const key = env.WECHATPAY_KEY_PEM;
+  if (p12 && (pem || key)) throw new ConfigError('WECHATPAY_CERT_P12', 'and WECHATPAY_CERT_PEM / WECHATPAY_KEY_PEM are alternatives: give one of them');
+  if (!p12 && !pem && !key) {
+    if (env.WECHATPAY_CERT_P12_PASSPHRASE) throw new ConfigError('WECHATPAY_CERT_P12_PASSPHRASE', 'is set but WECHATPAY_CERT_P12 is not');
+    return undefined;
+  }
+  if (!p12 && !pem) throw new ConfigError('WECHATPAY_CERT_PEM', 'is required with WECHATPAY_KEY_PEM (the path of apiclient_cert.pem)');
+  if (!p12 && !key) throw new ConfigError('WECHATPAY_KEY_PEM', 'is required with WECHATPAY_CERT_PEM (the path of apiclient_key.pem)');
+  const source = p12 ? { p12Path: p12, passphrase: env.WECHATPAY_CERT_P12_PASSPHRASE ?? mchId } : { certPath: pem as string, keyPath: key as string };
+  try {
+    loadMerchantCert(source);
+  } catch (err) {
+    if (!(err instanceof MerchantCertError)) throw err;
+    const variable = p12
+      ? err.code === 'CERT_BAD_PASSPHRASE'
+        ? env.WECHATPAY_CERT_P12_PASSPHRASE
+          ? 'WECHATPAY_CERT_P12_PASSPHRASE'
+          : 'WECHATPAY_CERT_P12'
+        : 'WECHATPAY_CERT_P12'
+      : err.part === 'key'
+        ? 'WECHATPAY_KEY_PEM'
+        : 'WECHATPAY_CERT_PEM';
+    const hint = err.code === 'CERT_BAD_PASSPHRASE' && !env.WECHATPAY_CERT_P12_PASSPHRASE ? ' (tried the mch_id; set WECHATPAY_CERT_P12_PASSPHRASE if yours differs)' : '';
+    throw new ConfigError(variable, `is not usable: ${err.message}${hint}`);
+  }
+  return source;
 }
 
 // Trusting X-Forwarded-For from anyone would let a client pick the IP that rate limits and

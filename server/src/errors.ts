@@ -25,7 +25,12 @@ export const Errors = {
   PayFailed: createError('PAY_REQUEST_FAILED', 'WeChat Pay refused the request: %s', 502),
   BadCursor: createError('BAD_CURSOR', 'before is not a cursor this server gave out', 400),
   BadIdempotencyKey: createError('BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 64 letters, digits, _ or -', 400),
-  IdempotencyKeyReused: createError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different order', 409),
+  IdempotencyKeyReused: createError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request', 409),
+  OrderNotRefundable: createError('ORDER_NOT_REFUNDABLE', 'The order is %s and cannot be refunded', 409),
+  BadRefundAmount: createError('BAD_REFUND_AMOUNT', 'A refund is a whole number of fen from 1 to what is left (%s)', 400),
+  RefundExceedsPaid: createError('REFUND_EXCEEDS_PAID', 'Refunds cannot add up past the payment: %s fen are left to refund', 409),
+  RefundRequestOpen: createError('REFUND_REQUEST_OPEN', 'A refund request for this order is already waiting for the shop', 409),
+  RefundRequestDecided: createError('REFUND_REQUEST_DECIDED', 'The refund request was already decided (%s)', 409),
   RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
   /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
   LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),

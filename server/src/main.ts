@@ -45,14 +45,25 @@ async function main(): Promise<void> {
           { appid: config.wechat.appid, mchId: config.pay.mchId, key: config.pay.apiKey, secret: config.wechat.appsecret },
         ],
         logger: { level: config.logLevel === 'silent' ? 'silent' : 'warn' },
+        // The sandbox's CA and merchant certificate, made once and kept.
+        pkiDir: resolve('.data', 'sandbox-pki'),
+        ...(config.sandbox.secapiPort !== undefined ? { secapiPort: config.sandbox.secapiPort } : {}),
       });
       closers.push(() => sandbox.close());
+      const issued = sandbox.certs.merchants[config.pay.mchId];
       config = {
         ...config,
         wechat: { ...config.wechat, apiBase: sandbox.url },
-        pay: { ...config.pay, apiBase: sandbox.url },
+        pay: {
+          ...config.pay,
+          apiBase: sandbox.url,
+          secapiBase: sandbox.secapiUrl,
+          ca: sandbox.certs.ca,
+          cert: config.pay.cert ?? (issued ? { p12Path: issued.p12Path, passphrase: issued.passphrase } : undefined),
+        },
       };
       say(`WeChat sandbox on ${sandbox.url} (appid ${config.wechat.appid}, mch_id ${config.pay.mchId})`);
+      say(`  /secapi/ (refunds) on ${sandbox.secapiUrl}, merchant certificate ${issued?.p12Path ?? '(none)'}`);
     }
 
     const app = await buildApp({ config, jobs: { workers: true } });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApp, type AppOptions } from '../../server/src/app.js';
 import type { Config } from '../../server/src/config.js';
 import { loggerOptions } from '../../server/src/logger.js';
-import { startSandbox } from '../../server/src/sandbox/app.js';
+import { startSandbox, type SandboxCerts } from '../../server/src/sandbox/app.js';
 import { DEMO_MERCHANT } from '../../server/src/sandbox/demo.js';
 import type { PayParams, SandboxCashierResponse } from '../../shared/api.js';
 import { freshDbName, testConfig } from './services.js';
@@ -40,6 +40,10 @@ export interface Stack {
   app: FastifyInstance;
   sandboxBase: string;
   sandbox: FastifyInstance;
+  /** https base of the sandbox's TLS listener (/secapi/: refunds); needs certs.ca and a merchant certificate */
+  secapiBase: string;
+  /** the sandbox's CA and the merchant certificate it issued (config.pay.cert points at its p12) */
+  certs: SandboxCerts;
   appid: string;
   config: Config;
   dbName: string;
@@ -73,7 +77,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let config: Config = {
     ...base,
     wechat: { ...base.wechat, apiBase: sandbox.url },
-    pay: { ...base.pay, apiBase: sandbox.url },
+    pay: {
+      ...base.pay,
+      apiBase: sandbox.url,
+      secapiBase: sandbox.secapiUrl,
+      ca: sandbox.certs.ca,
+      cert: { p12Path: sandbox.certs.merchants[DEMO_MERCHANT.mchId]!.p12Path, passphrase: DEMO_MERCHANT.mchId },
+    },
   };
   if (opts.tweak) config = opts.tweak(config);
   const dbName = freshDbName('stack');
@@ -82,6 +92,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dbName,
     jobsPrefix: `jobs-${dbName}`,
     jobs: opts.jobs ?? { workers: false },
+    // Refunds wait milliseconds, not minutes, between WeChat calls in tests.
+    refunds: { delays: { retry: [50, 100, 200], notEnough: 200, query: [50, 100, 200] }, scanEveryMs: 0 },
     payRetryDelayMs: 10,
     rateLimitNameSpace: `rl:${dbName}:`,
     ...(opts.logStream ? { logger: { ...(loggerOptions('info') as object), stream: opts.logStream } } : {}),
@@ -119,6 +131,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     app: apps[0]!,
     sandboxBase: sandbox.url,
     sandbox: sandbox.app,
+    secapiBase: sandbox.secapiUrl,
+    certs: sandbox.certs,
     appid: config.wechat.appid,
     config,
     dbName,

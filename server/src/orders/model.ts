@@ -110,6 +110,14 @@ export interface OrderDoc {
   followUp?: 'OPEN' | 'RESOLVED' | null;
   /** payments reported beyond the one recorded in transactionId */
   extraPayments?: ExtraPaymentDoc[];
+  /** fen of refunds that still count against the payment (pending, processing, succeeded, CHANGE) */
+  refundReserved?: number;
+  /** the refunds counted in refundReserved */
+  reservedRefunds?: Types.ObjectId[];
+  /** fen refunded for good (SUCCESS); the order is PARTIALLY_REFUNDED or REFUNDED from it */
+  refundedAmount?: number;
+  /** the refunds counted in refundedAmount */
+  succeededRefunds?: Types.ObjectId[];
   lastQueryAt?: Date;
   fulfilment?: FulfilmentDoc | null;
   history: TransitionDoc[];
@@ -159,6 +167,10 @@ const OrderSchema = new Schema<OrderDoc>(
     paidAmount: Number,
     flags: { type: [String], default: [] },
     followUp: { type: String, default: null },
+    refundReserved: Number,
+    reservedRefunds: { type: [Schema.Types.ObjectId], default: undefined },
+    refundedAmount: Number,
+    succeededRefunds: { type: [Schema.Types.ObjectId], default: undefined },
     wechatClose: { type: String, default: null },
     extraPayments: {
       type: [

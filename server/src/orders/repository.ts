@@ -225,6 +225,58 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return 'emitted';
     },
 
+    /**
+     * Reserves `amount` of a paid order for a refund, so that refunds never add up past the payment,
+     * whatever runs at once on however many instances: a compare-and-set on the order's version.
+     */
+    async reserveRefund(orderId: Types.ObjectId, refundId: Types.ObjectId, amount: number): Promise<'reserved' | 'exceeds' | 'not_refundable' | 'gone'> {
+      for (;;) {
+        const o = await Order.findOne({ _id: orderId }).lean<OrderDoc>();
+        if (!o) return 'gone';
+        if (o.reservedRefunds?.some((r) => r.equals(refundId))) return 'reserved';
+        if (!['PAID', 'PARTIALLY_REFUNDED'].includes(o.status)) return 'not_refundable';
+        if ((o.refundReserved ?? 0) + amount > (o.paidAmount ?? o.amount)) return 'exceeds';
+        const res = await Order.updateOne(
+          { _id: orderId, version: o.version },
+          { $inc: { refundReserved: amount, version: 1 }, $push: { reservedRefunds: refundId } },
+        );
+        if (res.modifiedCount === 1) return 'reserved';
+      }
+    },
+
+    /** Gives back a reservation whose refund ended without money moving (closed, refused). Idempotent. */
+    async releaseRefund(orderId: Types.ObjectId, refundId: Types.ObjectId, amount: number): Promise<void> {
+      await Order.updateOne(
+        { _id: orderId, reservedRefunds: refundId },
+        { $inc: { refundReserved: -amount, version: 1 }, $pull: { reservedRefunds: refundId } },
+      );
+    },
+
+    /** Counts a succeeded refund once: refundedAmount grows and the order becomes PARTIALLY_REFUNDED or REFUNDED. */
+    async applyRefundSuccess(orderId: Types.ObjectId, refundId: Types.ObjectId, amount: number, now = new Date()): Promise<OrderDoc | null> {
+      for (;;) {
+        const o = await Order.findOne({ _id: orderId }).lean<OrderDoc>();
+        if (!o) return null;
+        if (o.succeededRefunds?.some((r) => r.equals(refundId))) return o;
+        const refunded = (o.refundedAmount ?? 0) + amount;
+        const to = refunded >= (o.paidAmount ?? o.amount) ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+        const update: UpdateQuery<OrderDoc> = {
+          $set: { refundedAmount: refunded, status: to },
+          $push: { succeededRefunds: refundId },
+          $inc: { version: 1 },
+        };
+        if (to !== o.status) (update.$push as Record<string, unknown>).history = { from: o.status, to, at: now, source: 'refund' };
+        const won = await Order.findOneAndUpdate({ _id: orderId, version: o.version }, update, { returnDocument: 'after' }).lean<OrderDoc>();
+        if (won) return won;
+      }
+    },
+
+    /** An operator dealt with a held order (refunded it, or released it). */
+    async resolveFollowUp(orderId: Types.ObjectId): Promise<boolean> {
+      const res = await Order.updateOne({ _id: orderId, followUp: 'OPEN' }, { $set: { followUp: 'RESOLVED' }, $inc: { version: 1 } });
+      return res.modifiedCount === 1;
+    },
+
     async markWechatClosed(id: Types.ObjectId): Promise<void> {
       await Order.updateOne({ _id: id, wechatClose: 'PENDING' }, { $set: { wechatClose: 'DONE' } });
     },

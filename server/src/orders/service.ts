@@ -63,6 +63,7 @@ export function toApiOrder(o: OrderDoc): Order {
     expiresAt: o.expiresAt.toISOString(),
     ...(o.paidAt ? { paidAt: o.paidAt.toISOString() } : {}),
     ...(o.transactionId ? { transactionId: o.transactionId } : {}),
+    ...(o.refundedAmount ? { refundedAmount: o.refundedAmount } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { createMpClient, createPayClient, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
+import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,12 +26,17 @@ export default fp<WechatPluginOptions>(
       key: config.pay.apiKey,
       signType: config.pay.signType,
       baseUrl: config.pay.apiBase,
+      // Refunds (/secapi/) go over mutual TLS with the merchant certificate (checked at boot by loadConfig).
+      ...(config.pay.secapiBase ? { secapiBaseUrl: config.pay.secapiBase } : {}),
+      ...(config.pay.ca ? { ca: config.pay.ca } : {}),
+      ...(config.pay.cert ? { cert: loadMerchantCert(config.pay.cert) } : {}),
       timeoutMs: 10_000,
       retries: 2,
       retryDelayMs: opts.retryDelayMs,
       onRetry: ({ api, attempt, delayMs, error }) =>
         app.log.warn({ api, attempt, delayMs, code: error.code }, 'WeChat Pay call failed; retrying with the same parameters'),
     });
+    app.addHook('onClose', async () => pay.close());
     const mp = createMpClient({
       appid: config.wechat.appid,
       secret: config.wechat.appsecret,

@@ -8,6 +8,7 @@ import { toBeijingTime } from '../wechat/time.js';
 import { CloseorderSettingSchema, FaultsBodySchema, LoginFaultSchema, NotifyFaultSchema, PayApiFaultSchema, SubscribeFaultSchema, type Faults, type FaultsBody } from './faults.js';
 import { newOpenid, newTransactionId } from './ids.js';
 import type { Notifier } from './notifier.js';
+import { RefundArmedProps } from './refund-faults.js';
 import { PREPAY_TTL_MS, type SandboxState } from './state.js';
 
 export interface ControlRoutesOptions {
@@ -160,6 +161,7 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
       login: Type.Array(LoginFaultSchema),
       subscribe: Type.Array(SubscribeFaultSchema),
       closeorder: CloseorderSettingSchema,
+      ...RefundArmedProps,
     }),
   });
 

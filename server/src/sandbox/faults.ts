@@ -38,8 +38,11 @@
  *
  * Answer: { armed: { notify: [...], payApi: [...], login: [...], closeorder: { minAgeSeconds } } } with the
  * remaining counts.
+ *
+ * Refund and bill faults ("refund", "refundNotify", "bill") are documented in refund-faults.ts.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { RefundFaults, RefundFaultsBodyProps } from './refund-faults.js';
 
 const Count = Type.Integer({ minimum: 1, maximum: 10_000 });
 
@@ -98,6 +101,7 @@ export const FaultsBodySchema = Type.Object(
     login: Type.Optional(oneOrMany(LoginFaultSchema)),
     subscribe: Type.Optional(oneOrMany(SubscribeFaultSchema)),
     closeorder: Type.Optional(CloseorderSettingSchema),
+    ...RefundFaultsBodyProps,
   },
   { additionalProperties: false },
 );
@@ -133,8 +137,10 @@ export class Faults {
   constructor(private readonly closeorderMinAgeSeconds: number = CLOSEORDER_MIN_AGE_SECONDS) {
     this.closeorderMinAge = closeorderMinAgeSeconds;
   }
+  readonly refunds = new RefundFaults();
 
   arm(body: FaultsBody): void {
+    this.refunds.arm(body);
     for (const f of list(body.notify)) this.notify.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.payApi)) this.payApi.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.login)) this.login.push({ ...f, count: f.count ?? 1 });
@@ -148,10 +154,12 @@ export class Faults {
     this.login = [];
     this.subscribe = [];
     this.closeorderMinAge = this.closeorderMinAgeSeconds;
+    this.refunds.reset();
   }
 
-  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[]; subscribe: SubscribeFault[]; closeorder: CloseorderSetting } {
+  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[]; subscribe: SubscribeFault[]; closeorder: CloseorderSetting } & ReturnType<RefundFaults['snapshot']> {
     return {
+      ...this.refunds.snapshot(),
       notify: this.notify.map((f) => ({ ...f })),
       payApi: this.payApi.map((f) => ({ ...f })),
       login: this.login.map((f) => ({ ...f })),

@@ -1,6 +1,8 @@
-// `npm run sandbox`: the WeChat sandbox alone, on SANDBOX_PORT (3001) and HOST (127.0.0.1).
+// `npm run sandbox`: the WeChat sandbox alone, on SANDBOX_PORT (3001) and HOST (127.0.0.1), with its
+// TLS listener for /secapi/ on SANDBOX_SECAPI_PORT (SANDBOX_PORT + 1) and its certificates in .data/sandbox-pki.
 // Registers the merchant from WECHAT_APPID / WECHAT_APPSECRET / WECHATPAY_MCH_ID / WECHATPAY_API_KEY
 // when all four are given, else the demo merchant of WeChat's signing docs.
+import { resolve } from 'node:path';
 import { startSandbox, type SandboxMerchant } from './app.js';
 import { DEMO_MERCHANT } from './demo.js';
 
@@ -39,20 +41,29 @@ function portFrom(value: string | undefined): number {
 
 const { merchant, fromEnv } = merchantFromEnv(process.env);
 const port = portFrom(process.env.SANDBOX_PORT);
+const secapiPort = process.env.SANDBOX_SECAPI_PORT ? portFrom(process.env.SANDBOX_SECAPI_PORT) : port === 0 ? 0 : port + 1;
 const host = process.env.HOST || '127.0.0.1';
 
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
-  sandbox = await startSandbox({ merchants: [merchant], port, host, logger: { level: process.env.LOG_LEVEL || 'warn' } });
+  sandbox = await startSandbox({
+    merchants: [merchant],
+    port,
+    secapiPort,
+    host,
+    pkiDir: resolve('.data', 'sandbox-pki'),
+    logger: { level: process.env.LOG_LEVEL || 'warn' },
+  });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
-  fail(e.code === 'EADDRINUSE' ? `port ${port} is in use (set SANDBOX_PORT)` : e.message);
+  fail(e.code === 'EADDRINUSE' ? `port ${port} or ${secapiPort} is in use (set SANDBOX_PORT / SANDBOX_SECAPI_PORT)` : e.message);
   throw err;
 }
 
 say(`WeChat sandbox listening on ${sandbox.url}`);
 say(`  api.weixin.qq.com:     ${sandbox.url}/sns/jscode2session, ${sandbox.url}/cgi-bin/token`);
-say(`  api.mch.weixin.qq.com: ${sandbox.url}/pay/unifiedorder, /pay/orderquery, /pay/closeorder`);
+say(`  api.mch.weixin.qq.com: ${sandbox.url}/pay/unifiedorder, /pay/orderquery, /pay/closeorder, /pay/refundquery, /pay/downloadbill`);
+say(`  /secapi/ (mutual TLS): ${sandbox.secapiUrl}/secapi/pay/refund (trust the CA ${sandbox.certs.caPath})`);
 say(`  control:               ${sandbox.url}/sandbox/ (login-codes, cashier, faults, notifications, merchants)`);
 say('  closeorder within 5 minutes of unifiedorder is refused (SYSTEMERROR), as WeChat documents;');
 say(`    curl -XPOST ${sandbox.url}/sandbox/faults -H 'content-type: application/json' -d '{"closeorder":{"minAgeSeconds":0}}' turns that off`);
@@ -62,6 +73,13 @@ say(
     ? '  API key from WECHATPAY_API_KEY, appsecret from WECHAT_APPSECRET'
     : "  API key: demo key (WeChat's public signing example); appsecret: demo appsecret (DEMO_MERCHANT in server/src/sandbox/demo.ts)",
 );
+const files = sandbox.certs.merchants[merchant.mchId];
+if (files) {
+  say(`Merchant certificate (as WeChat delivers it; passphrase = mch_id):`);
+  say(`  ${files.p12Path}`);
+  say(`  ${files.certPath}`);
+  say(`  ${files.keyPath}`);
+}
 
 let closing = false;
 const shutdown = (signal: NodeJS.Signals): void => {

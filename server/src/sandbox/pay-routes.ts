@@ -105,6 +105,8 @@ function checkLengths(p: Fields): Outcome | undefined {
 export interface PayRoutesOptions {
   state: SandboxState;
   faults: Faults;
+  /** refunds (refund-state.ts): a refunded trade's orderquery says trade_state REFUND */
+  refunds?: { hasRefund(t: Trade): boolean };
 }
 
 /** Requests held open by the "hang" fault; released (sockets destroyed) when the sandbox closes. */
@@ -302,6 +304,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     const t = findTrade(ctx);
     if (!t || t.appid !== ctx.appid) return resultFail('ORDERNOTEXIST', 'order not exist');
     const paid = t.state === 'SUCCESS';
+    const refunded = paid && opts.refunds?.hasRefund(t) === true;
     return {
       kind: 'success',
       fields: {
@@ -309,7 +312,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
         openid: paid ? t.payerOpenid : undefined,
         is_subscribe: paid ? 'N' : undefined,
         trade_type: paid ? t.tradeType : undefined,
-        trade_state: t.state,
+        trade_state: refunded ? 'REFUND' : t.state,
         bank_type: paid ? t.bankType : undefined,
         total_fee: String(t.totalFee),
         fee_type: paid ? t.feeType : undefined,
@@ -319,7 +322,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
         out_trade_no: t.outTradeNo,
         attach: t.attach,
         time_end: paid ? t.timeEnd : undefined,
-        trade_state_desc: TRADE_STATE_DESC[t.state],
+        trade_state_desc: refunded ? '订单发生过退款' : TRADE_STATE_DESC[t.state],
       },
     };
   }

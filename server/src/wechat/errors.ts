@@ -26,6 +26,24 @@ export type WxPayErrorCode =
   | 'NETWORK'
   | 'TIMEOUT'
   | 'INVALID_ARGUMENT'
+  // refunds (secapi/pay/refund, pay/refundquery), as WeChat documents them
+  | 'BIZERR_NEED_RETRY'
+  | 'FREQUENCY_LIMITED'
+  | 'ORDER_NOT_READY'
+  | 'USER_ACCOUNT_ABNORMAL'
+  | 'TRADE_OVERDUE'
+  | 'INVALID_REQ_TOO_MUCH'
+  | 'ERROR'
+  | 'INVALID_TRANSACTIONID'
+  | 'REFUND_FEE_INVALID'
+  | 'REFUND_FEE_MISMATCH'
+  | 'CERT_ERROR'
+  | 'REFUNDNOTEXIST'
+  // our own: a /secapi/ call without a merchant certificate configured
+  | 'NO_MERCHANT_CERT'
+  // downloadbill's return_msg values we act on
+  | 'BILL_CREATING'
+  | 'INVALID_BILL_DATE'
   | (string & {});
 
 /** Codes a caller may retry with identical parameters. Everything else needs a decision. */
@@ -33,6 +51,35 @@ const RETRIABLE_PAY_CODES: ReadonlySet<string> = new Set(['SYSTEMERROR', 'NETWOR
 
 export function isRetriablePayCode(code: string): boolean {
   return RETRIABLE_PAY_CODES.has(code);
+}
+
+/**
+ * When the same request may be sent again: `soon` (a transient failure: the client already retried
+ * it with backoff; a caller may again, seconds later), `later` (minutes: rate limits, an order WeChat is
+ * still processing), `wait` (hours: NOTENOUGH, the merchant's refundable balance is short). Undefined:
+ * final, a decision is needed (different parameters, an operator, or giving up).
+ */
+export type RetryHint = 'soon' | 'later' | 'wait';
+
+// secapi/pay/refund's err_code table: "请不要更换商户退款单号，请使用相同参数再次调用API" for the first
+// two; FREQUENCY_LIMITED and ORDER_NOT_READY ask for a lower rate / a later try; NOTENOUGH is a balance
+// problem. INVALID_REQ_TOO_MUCH is final here: the docs' "retry in a minute" is about error storms, and
+// WeChat also answers it when a trade already had its 50 partial refunds.
+const REFUND_RETRY: Readonly<Record<string, RetryHint>> = {
+  SYSTEMERROR: 'soon',
+  BIZERR_NEED_RETRY: 'soon',
+  FREQUENCY_LIMITED: 'later',
+  ORDER_NOT_READY: 'later',
+  NOTENOUGH: 'wait',
+};
+
+const DEFAULT_RETRY: Readonly<Record<string, RetryHint>> = { SYSTEMERROR: 'soon', NETWORK: 'soon', TIMEOUT: 'soon' };
+
+/** The retry hint of WeChat's err_code `code` for `api` ("refund", "refundquery", "unifiedorder"...). */
+export function retryHintFor(api: string | undefined, code: string): RetryHint | undefined {
+  if (code === 'NETWORK' || code === 'TIMEOUT') return 'soon';
+  const table = api === 'refund' ? REFUND_RETRY : DEFAULT_RETRY;
+  return Object.hasOwn(table, code) ? table[code] : undefined;
 }
 
 export interface WxPayErrorDetails {
@@ -45,6 +92,8 @@ export interface WxPayErrorDetails {
   /** The offending field for INVALID_ARGUMENT. */
   field?: string;
   retriable?: boolean;
+  /** default: from retryHintFor(api, code); `retriable: true` alone means `soon` */
+  retry?: RetryHint;
   cause?: unknown;
 }
 
@@ -55,11 +104,15 @@ export class WxPayError extends Error {
   readonly status: number | undefined;
   readonly api: string | undefined;
   readonly field: string | undefined;
+  /** when the same request may be sent again; undefined when it may not (see RetryHint) */
+  readonly retry: RetryHint | undefined;
   constructor(code: WxPayErrorCode, message: string, details: WxPayErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'WxPayError';
     this.code = code;
-    this.retriable = details.retriable ?? isRetriablePayCode(code);
+    this.retry =
+      details.retry ?? (details.retriable === true ? 'soon' : details.retriable === false ? undefined : retryHintFor(details.api, code));
+    this.retriable = details.retriable ?? this.retry !== undefined;
     this.wechatMessage = details.wechatMessage;
     this.status = details.status;
     this.api = details.api;
@@ -112,7 +165,9 @@ export type WxNotifyErrorCode =
   | 'MCHID_MISMATCH'
   | 'RETURN_FAIL'
   | 'MISSING_FIELD'
-  | 'BAD_FIELD';
+  | 'BAD_FIELD'
+  /** a refund notification's req_info does not decrypt with our key (forged, corrupted, or another merchant's) */
+  | 'BAD_REQ_INFO';
 
 export class WxNotifyError extends Error {
   readonly code: WxNotifyErrorCode;

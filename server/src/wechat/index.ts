@@ -6,6 +6,10 @@
  *   verifyPayNotify(body, merchant) + notifyReply(ok)           the /wxpay/notify endpoint
  *   paymentParams({ appid, prepayId, key, signType })           wx.requestPayment's five params + paySign
  *   createMpClient({ appid, secret, baseUrl, redis })           code2Session, getAccessToken
+ *   loadMerchantCert(source)                                    apiclient_cert.p12 (RC2-40) / PEM → { cert, key }
+ *   createPayClient({ ..., cert, secapiBaseUrl }).refund / refundQuery / downloadBill (over createTransport)
+ *   verifyRefundNotify(body, { appid, mchId, key })              the refund notify endpoint (req_info decrypted)
+ *   parseBill(text)                                             a bill's header / rows / summary
  */
 export * from './sign.js';
 export * from './xml.js';
@@ -17,4 +21,11 @@ export * from './pay-client.js';
 export * from './notify.js';
 export * from './payment-params.js';
 export * from './mp-client.js';
+export * from './transport.js';
+export * from './merchant-cert.js';
+export * from './refund.js';
+export * from './refund-query.js';
+export * from './download-bill.js';
+export * from './refund-notify.js';
+export * from './beijing-datetime.js';
 export { redactUrl, type FetchLike } from './http.js';

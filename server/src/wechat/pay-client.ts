@@ -1,11 +1,13 @@
 import { isIP } from 'node:net';
+import { downloadBill, type DownloadBillRequest, type DownloadBillResult } from './download-bill.js';
 import { WxPayError } from './errors.js';
 import { parseIntField, FieldError, OUT_TRADE_NO_RE } from './fields.js';
-import { HttpError, request, sleep, type FetchLike } from './http.js';
-import { nonceStr } from './nonce.js';
-import { isSignType, sign, verifySign, type SignType } from './sign.js';
+import type { FetchLike } from './http.js';
+import { refundQuery, type RefundQueryRequest, type RefundQueryResult } from './refund-query.js';
+import { refund, type RefundRequest, type RefundResult } from './refund.js';
+import type { SignType } from './sign.js';
 import { fromBeijingTime } from './time.js';
-import { parseXml, toXml, XmlError } from './xml.js';
+import { createTransport, type RetryInfo, type Transport } from './transport.js';
 
 export type TradeType = 'JSAPI' | 'NATIVE' | 'APP' | 'MWEB';
 export const TRADE_TYPES: readonly TradeType[] = Object.freeze(['JSAPI', 'NATIVE', 'APP', 'MWEB'] as const);
@@ -74,13 +76,7 @@ export interface CloseOrderResult {
   raw: Record<string, string>;
 }
 
-export interface RetryInfo {
-  api: string;
-  /** The attempt that just failed, from 1. */
-  attempt: number;
-  delayMs: number;
-  error: WxPayError;
-}
+export type { RetryInfo } from './transport.js';
 
 export interface PayClientOptions {
   appid: string;
@@ -97,12 +93,28 @@ export interface PayClientOptions {
   retryDelayMs?: number;
   fetch?: FetchLike;
   onRetry?: (info: RetryInfo) => void;
+  /** where /secapi/ paths (refund) go; default baseUrl. The sandbox serves them on its TLS listener. */
+  secapiBaseUrl?: string;
+  /** the merchant certificate for /secapi/ (loadMerchantCert's result); refund() fails NO_MERCHANT_CERT without */
+  cert?: { cert: string; key: string };
+  /** CA(s) to trust for https bases instead of the system roots (the sandbox's own CA) */
+  ca?: string | string[];
 }
 
 export interface PayClient {
   unifiedOrder(req: UnifiedOrderRequest): Promise<UnifiedOrderResult>;
   orderQuery(req: OrderQueryRequest): Promise<OrderQueryResult>;
   closeOrder(req: { out_trade_no: string }): Promise<CloseOrderResult>;
+  /** secapi/pay/refund over mutual TLS (refund.ts) */
+  refund(req: RefundRequest): Promise<RefundResult>;
+  /** pay/refundquery (refund-query.ts) */
+  refundQuery(req: RefundQueryRequest): Promise<RefundQueryResult>;
+  /** pay/downloadbill (download-bill.ts) */
+  downloadBill(req: DownloadBillRequest): Promise<DownloadBillResult>;
+  /** the transport under every call (for APIs without a method here) */
+  readonly transport: Transport;
+  /** closes the TLS dispatchers' keep-alive connections */
+  close(): Promise<void>;
 }
 
 function invalid(field: string, message: string): WxPayError {
@@ -237,103 +249,9 @@ function validateQuery(req: OrderQueryRequest): Record<string, string> {
   return { transaction_id: r.transaction_id };
 }
 
-function backoff(base: number, attempt: number): number {
-  const exp = base * 2 ** (attempt - 1);
-  // Full jitter on the upper half keeps retries of many instances apart.
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
-
 export function createPayClient(opts: PayClientOptions): PayClient {
-  for (const [name, v] of [
-    ['appid', opts.appid],
-    ['mchId', opts.mchId],
-    ['key', opts.key],
-    ['baseUrl', opts.baseUrl],
-  ] as const) {
-    if (typeof v !== 'string' || v === '') throw new TypeError(`createPayClient: ${name} is required`);
-  }
-  if (!isSignType(opts.signType)) throw new TypeError('createPayClient: signType must be MD5 or HMAC-SHA256');
-  const base = opts.baseUrl.replace(/\/+$/, '');
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const retries = opts.retries ?? 2;
-  const retryDelayMs = opts.retryDelayMs ?? 500;
-  const fetchImpl = opts.fetch ?? globalThis.fetch;
-  const { appid, mchId, key, signType } = opts;
-
-  async function attempt(api: string, payload: string): Promise<Record<string, string>> {
-    let res;
-    try {
-      res = await request(
-        fetchImpl,
-        `${base}/pay/${api}`,
-        { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8' }, body: payload },
-        timeoutMs,
-      );
-    } catch (err) {
-      if (err instanceof HttpError && err.failure.kind === 'timeout') {
-        throw new WxPayError('TIMEOUT', `${api}: no answer within ${timeoutMs} ms`, { api });
-      }
-      throw new WxPayError('NETWORK', `${api}: network error`, { api, cause: err });
-    }
-    if (res.status >= 500) {
-      throw new WxPayError('NETWORK', `${api}: HTTP ${res.status}`, { api, status: res.status, retriable: true });
-    }
-    if (res.status < 200 || res.status >= 300) {
-      throw new WxPayError('BAD_RESPONSE', `${api}: HTTP ${res.status}`, { api, status: res.status });
-    }
-    let fields: Record<string, string>;
-    try {
-      fields = parseXml(res.body);
-    } catch (err) {
-      const detail = err instanceof XmlError ? err.code : 'unparseable';
-      throw new WxPayError('BAD_RESPONSE', `${api}: response is not WeChat XML (${detail})`, { api, cause: err });
-    }
-    if (fields.return_code !== 'SUCCESS') {
-      if (fields.return_code !== 'FAIL') throw new WxPayError('BAD_RESPONSE', `${api}: response without return_code`, { api });
-      throw new WxPayError('RETURN_FAIL', `${api}: return_code FAIL${fields.return_msg ? `: ${fields.return_msg}` : ''}`, {
-        api,
-        wechatMessage: fields.return_msg,
-      });
-    }
-    if (!verifySign(fields, key, signType)) {
-      throw new WxPayError('BAD_RESPONSE_SIGN', `${api}: response signature does not verify`, { api });
-    }
-    if ((fields.appid !== undefined && fields.appid !== appid) || (fields.mch_id !== undefined && fields.mch_id !== mchId)) {
-      throw new WxPayError('BAD_RESPONSE', `${api}: response is for another merchant`, { api });
-    }
-    if (fields.result_code !== 'SUCCESS') {
-      if (fields.result_code !== 'FAIL') throw new WxPayError('BAD_RESPONSE', `${api}: response without result_code`, { api });
-      const code = fields.err_code || 'SYSTEMERROR';
-      throw new WxPayError(code, `${api}: ${code}${fields.err_code_des ? `: ${fields.err_code_des}` : ''}`, {
-        api,
-        wechatMessage: fields.err_code_des,
-      });
-    }
-    return fields;
-  }
-
-  async function call(api: string, fields: Record<string, string>): Promise<Record<string, string>> {
-    const params: Record<string, string> = {
-      ...fields,
-      appid,
-      mch_id: mchId,
-      nonce_str: nonceStr(),
-      sign_type: signType,
-    };
-    params.sign = sign(params, key, signType);
-    // Built once: every retry sends byte-for-byte the same request.
-    const payload = toXml(params);
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt(api, payload);
-      } catch (err) {
-        if (!(err instanceof WxPayError) || !err.retriable || n > retries) throw err;
-        const delayMs = backoff(retryDelayMs, n);
-        opts.onRetry?.({ api, attempt: n, delayMs, error: err });
-        await sleep(delayMs);
-      }
-    }
-  }
+  const transport = createTransport(opts);
+  const call = (api: string, fields: Record<string, string>) => transport.call({ name: api, path: `/pay/${api}` }, fields);
 
   function intField(raw: Record<string, string>, field: string, api: string): number | undefined {
     if (raw[field] === undefined || raw[field] === '') return undefined;
@@ -392,5 +310,11 @@ export function createPayClient(opts: PayClientOptions): PayClient {
       const raw = await call('closeorder', { out_trade_no: checkOutTradeNo(req.out_trade_no) });
       return { raw };
     },
+
+    refund: (req) => refund(transport, req),
+    refundQuery: (req) => refundQuery(transport, req),
+    downloadBill: (req) => downloadBill(transport, req),
+    transport,
+    close: () => transport.close(),
   };
 }

@@ -102,8 +102,9 @@ function cdata(value: string): string {
 }
 
 /** `<xml>` with each value in CDATA; undefined/null skipped; names must be [A-Za-z0-9_], not starting with a digit, not reserved. */
-export function toXml(fields: Record<string, string | number | undefined | null>): string {
-  let out = '<xml>';
+export function toXml(fields: Record<string, string | number | undefined | null>, root = 'xml'): string {
+  if (!FIELD_NAME_RE.test(root)) throw new TypeError(`toXml: invalid root name ${JSON.stringify(root)}`);
+  let out = `<${root}>`;
   for (const [name, raw] of Object.entries(fields)) {
     if (raw === undefined || raw === null) continue;
     if (!FIELD_NAME_RE.test(name)) throw new TypeError(`toXml: invalid field name ${JSON.stringify(name)}`);
@@ -115,7 +116,7 @@ export function toXml(fields: Record<string, string | number | undefined | null>
     }
     out += `<${name}>${cdata(value)}</${name}>`;
   }
-  return out + '</xml>';
+  return `${out}</${root}>`;
 }
 
 // ---- reading ----------------------------------------------------------------------------------
@@ -211,7 +212,11 @@ function decodeRefs(raw: string): string {
 /** One pass over a decoded document, with the position in `i`. */
 class FlatReader {
   private i = 0;
-  constructor(private readonly s: string) {}
+  /** the root element's name: `xml` for WeChat's messages, `root` for a refund notification's req_info */
+  constructor(
+    private readonly s: string,
+    private readonly root = 'xml',
+  ) {}
 
   read(): Record<string, string> {
     const s = this.s;
@@ -225,8 +230,8 @@ class FlatReader {
     if (s.charCodeAt(this.i + 1) === SLASH) throw malformed('end tag without a start tag');
     const nameStart = this.i + 1;
     const nameEnd = this.name(nameStart);
-    if (nameEnd - nameStart !== 3 || !s.startsWith('xml', nameStart)) {
-      throw new XmlError('XML_NOT_WECHAT', 'root element must be <xml>');
+    if (nameEnd - nameStart !== this.root.length || !s.startsWith(this.root, nameStart)) {
+      throw new XmlError('XML_NOT_WECHAT', `root element must be <${this.root}>`);
     }
     const out: Record<string, string> = {};
     if (!this.startTagEnd(nameEnd)) this.fields(out);
@@ -348,7 +353,7 @@ class FlatReader {
       if (s.charCodeAt(p) !== LT) throw new XmlError('XML_NOT_WECHAT', 'text directly under <xml>');
       const c1 = s.charCodeAt(p + 1);
       if (c1 === SLASH) {
-        this.endTag(p, 'xml');
+        this.endTag(p, this.root);
         return;
       }
       if (c1 === BANG) {
@@ -470,6 +475,6 @@ function documentText(input: string | Buffer, maxBytes: number): string {
 }
 
 /** Parses a flat WeChat `<xml>` document into string fields; throws XmlError on anything else. */
-export function parseXml(input: string | Buffer, opts?: { maxBytes?: number }): Record<string, string> {
-  return new FlatReader(documentText(input, opts?.maxBytes ?? MAX_XML_BYTES)).read();
+export function parseXml(input: string | Buffer, opts?: { maxBytes?: number; root?: string }): Record<string, string> {
+  return new FlatReader(documentText(input, opts?.maxBytes ?? MAX_XML_BYTES), opts?.root ?? 'xml').read();
 }

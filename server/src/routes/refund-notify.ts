@@ -1,0 +1,54 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { notifyReply, verifyRefundNotify, WxNotifyError, XmlError } from '../wechat/index.js';
+
+const BODY_LIMIT = 64 * 1024;
+
+/**
+ * POST /wxpay/refund-notify: WeChat's refund result. It carries no sign: req_info decrypting with
+ * our key is what authenticates it. SUCCESS only once the refund's new state is stored; anything
+ * that does not decrypt or match changes nothing, is a security event and gets FAIL.
+ */
+const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err, req, reply) => {
+    req.log.warn({ security: true, event: 'refund_notify_rejected', reason: (err as { code?: string }).code ?? 'error' }, 'refund notify refused');
+    const status = (err as { statusCode?: number }).statusCode;
+    reply.code(status && status >= 400 && status < 500 ? status : 500).type('text/xml').send(notifyReply(false, 'error'));
+  });
+
+  app.post('/wxpay/refund-notify', async (req, reply) => {
+    reply.type('text/xml');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let n;
+    try {
+      n = verifyRefundNotify(body, { appid: app.config.wechat.appid, mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
+    } catch (err) {
+      if (err instanceof WxNotifyError || err instanceof XmlError) {
+        req.log.warn({ security: true, event: 'refund_notify_unverified', code: err.code }, 'refund notify failed verification: ignored');
+        return reply.code(400).send(notifyReply(false, err.code));
+      }
+      throw err;
+    }
+    const result = await app.refunds.applyNotify(n.out_refund_no, {
+      status: n.refund_status,
+      refundFee: n.refund_fee,
+      refundId: n.refund_id,
+      ...(n.succeededAt ? { successAt: n.succeededAt } : {}),
+      ...(n.refund_recv_accout ? { recvAccount: n.refund_recv_accout } : {}),
+    });
+    switch (result.outcome) {
+      case 'changed':
+      case 'unchanged':
+        return notifyReply(true);
+      case 'unknown_refund':
+        req.log.warn({ security: true, event: 'refund_notify_unknown', outRefundNo: n.out_refund_no }, 'refund notify for a refund we do not have');
+        return reply.code(404).send(notifyReply(false, 'unknown refund'));
+      case 'amount_mismatch':
+        return reply.code(400).send(notifyReply(false, 'amount mismatch'));
+      case 'contended':
+        return reply.code(503).send(notifyReply(false, 'busy, retry'));
+    }
+  });
+};
+export default refundNotifyRoutes;

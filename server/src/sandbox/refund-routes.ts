@@ -1,0 +1,264 @@
+// /secapi/pay/refund (申请退款) and /pay/refundquery (查询退款) as WeChat Pay v2 answers them.
+//
+// /secapi/ paths need the merchant certificate: on the sandbox's TLS listener the handshake itself
+// refuses a client without one issued by the sandbox CA (as WeChat's does: SDKs then report a
+// handshake failure or "failed to respond"), and a certificate of another merchant than the request's
+// mch_id is answered CERT_ERROR. The plain listener has no TLS at all, so it closes the connection
+// without answering, which is what a client without a certificate sees at WeChat.
+//
+// The refund rules and the answers WeChat is known to give (SDK captures and developers' reports):
+// refund_fee > total_fee → return_msg "invalid refund_fee"; total_fee other than the trade's, or an
+// out_refund_no again with other amounts → REFUND_FEE_MISMATCH; a fully refunded trade → ERROR
+// 订单已全额退款; more than what is left → REFUND_FEE_INVALID 累计退款金额大于支付金额; an unknown
+// or unpaid trade → ORDERNOTEXIST (unknown transaction_id: INVALID_TRANSACTIONID); more than 50
+// refunds → INVALID_REQ_TOO_MUCH; paid over a year ago → TRADE_OVERDUE.
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toBeijingDateTime } from '../wechat/beijing-datetime.js';
+import { FieldError, OUT_TRADE_NO_RE, parseIntField } from '../wechat/fields.js';
+import { fromBeijingTime } from '../wechat/time.js';
+import type { SandboxCore } from './core.js';
+import { MAX_REFUNDS_PER_TRADE, newRefundId, REFUND_SETTLE_MS, REFUND_WINDOW_MS, type RefundMerchant, type SandboxRefund } from './refund-state.js';
+import type { Trade } from './state.js';
+import {
+  authenticate,
+  checkAppid,
+  lackParams,
+  present,
+  render,
+  resultFail,
+  returnFail,
+  sendXml,
+  takeRawBodies,
+  xmlErrorHandler,
+  type Outcome,
+  type XmlCtx,
+} from './xml-api.js';
+
+const OUT_REFUND_NO_RE = /^[0-9A-Za-z_\-|*@]{1,64}$/;
+const REFUND_ACCOUNTS = new Set(['REFUND_SOURCE_UNSETTLED_FUNDS', 'REFUND_SOURCE_RECHARGE_FUNDS']);
+const PAGE = 10;
+
+function fen(p: Record<string, string>, name: string): number | undefined {
+  try {
+    const n = parseIntField(p[name], name);
+    return n > 0 ? n : undefined;
+  } catch (err) {
+    if (err instanceof FieldError) return undefined;
+    throw err;
+  }
+}
+
+function validNotifyUrl(s: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return false;
+  }
+  return (u.protocol === 'http:' || u.protocol === 'https:') && !/[?#]/.test(s) && u.username === '' && Buffer.byteLength(s, 'utf8') <= 256;
+}
+
+function refundAnswer(r: SandboxRefund): Outcome {
+  return {
+    kind: 'success',
+    fields: {
+      transaction_id: r.transactionId,
+      out_trade_no: r.outTradeNo,
+      out_refund_no: r.outRefundNo,
+      refund_id: r.refundId,
+      refund_fee: String(r.refundFee),
+      total_fee: String(r.totalFee),
+      cash_fee: String(r.totalFee),
+      cash_refund_fee: String(r.refundFee),
+      coupon_refund_fee: '0',
+      coupon_refund_count: '0',
+    },
+  };
+}
+
+function peerCommonName(req: FastifyRequest): string | undefined {
+  const socket = req.raw.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const cn = socket.getPeerCertificate()?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+export interface RefundRoutesOptions {
+  core: SandboxCore;
+  /** true on the TLS listener (client certificate checked); false on the plain one */
+  secure: boolean;
+}
+
+export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptions): Promise<void> {
+  const { core, secure } = opts;
+  const { state, faults, refunds, refundNotifier } = core;
+  takeRawBodies(app);
+  xmlErrorHandler(app);
+
+  function handler(run: (ctx: XmlCtx, req: FastifyRequest) => Outcome) {
+    return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const auth = authenticate(req, state);
+      if ('fail' in auth) return render(reply, undefined, auth.fail);
+      const { ctx } = auth;
+      const bad = checkAppid(ctx, state);
+      if (bad) return render(reply, ctx, bad);
+      return render(reply, ctx, run(ctx, req));
+    };
+  }
+
+  function settle(r: SandboxRefund, merchant: RefundMerchant): void {
+    refunds.later(REFUND_SETTLE_MS * core.timeScale, () => {
+      r.status = r.outcome;
+      r.settledAt = state.now();
+      refundNotifier.start(r, merchant, faults.refunds.takeNotifyPlan(r.outRefundNo));
+    });
+  }
+
+  function refund(ctx: XmlCtx, req: FastifyRequest): Outcome {
+    const { p, merchant } = ctx;
+    const cn = peerCommonName(req);
+    if (cn !== undefined && cn !== merchant.mchId) return resultFail('CERT_ERROR', '证书校验错误，请检查证书是否正确，证书是否过期或作废');
+    for (const name of ['out_refund_no', 'total_fee', 'refund_fee']) if (!present(p, name)) return lackParams();
+    if (!present(p, 'transaction_id') && !present(p, 'out_trade_no')) return lackParams();
+    const outRefundNo = p.out_refund_no as string;
+    if (!OUT_REFUND_NO_RE.test(outRefundNo)) return returnFail('out_refund_no参数格式错误', 'PARAM_ERROR');
+    if (present(p, 'transaction_id') && !/^[0-9A-Za-z]{1,32}$/.test(p.transaction_id as string)) return returnFail('transaction_id参数格式错误', 'PARAM_ERROR');
+    if (!present(p, 'transaction_id') && !OUT_TRADE_NO_RE.test(p.out_trade_no as string)) return returnFail('out_trade_no参数格式错误', 'PARAM_ERROR');
+    const totalFee = fen(p, 'total_fee');
+    if (totalFee === undefined) return returnFail('invalid total_fee', 'PARAM_ERROR');
+    const refundFee = fen(p, 'refund_fee');
+    if (refundFee === undefined || refundFee > totalFee) return returnFail('invalid refund_fee', 'PARAM_ERROR');
+    if (present(p, 'refund_fee_type') && p.refund_fee_type !== 'CNY') return returnFail('refund_fee_type参数格式错误', 'PARAM_ERROR');
+    if (present(p, 'refund_desc') && Buffer.byteLength(p.refund_desc as string, 'utf8') > 80) return returnFail('refund_desc参数长度有误', 'PARAM_ERROR');
+    if (present(p, 'refund_account') && !REFUND_ACCOUNTS.has(p.refund_account as string)) return returnFail('refund_account参数格式错误', 'PARAM_ERROR');
+    if (present(p, 'notify_url') && !validNotifyUrl(p.notify_url as string)) return returnFail('notify_url参数格式错误', 'PARAM_ERROR');
+
+    // One out_refund_no refunds once: the same request again answers the same refund.
+    const existing = refunds.refund(merchant.mchId, outRefundNo);
+    if (existing) {
+      const sameTrade = present(p, 'transaction_id') ? existing.transactionId === p.transaction_id : existing.outTradeNo === p.out_trade_no;
+      if (!sameTrade || existing.appid !== ctx.appid) return resultFail('INVALID_REQUEST', '商户退款单号重复');
+      if (existing.totalFee !== totalFee || existing.refundFee !== refundFee) return resultFail('REFUND_FEE_MISMATCH', '订单金额或退款金额与之前请求不一致，请核实后再试');
+      return refundAnswer(existing);
+    }
+
+    let trade: Trade | undefined;
+    if (present(p, 'transaction_id')) {
+      trade = state.tradeByTransactionId(merchant.mchId, p.transaction_id as string);
+      if (!trade) return resultFail('INVALID_TRANSACTIONID', '无效transaction_id');
+    } else {
+      trade = state.trade(merchant.mchId, p.out_trade_no as string);
+    }
+    if (!trade || trade.appid !== ctx.appid || trade.state !== 'SUCCESS' || !trade.transactionId || !trade.timeEnd) {
+      return resultFail('ORDERNOTEXIST', '订单不存在');
+    }
+    if (totalFee !== trade.totalFee) return resultFail('REFUND_FEE_MISMATCH', '订单金额或退款金额与之前请求不一致，请核实后再试');
+    const now = state.now();
+    if (now - fromBeijingTime(trade.timeEnd).getTime() > REFUND_WINDOW_MS) return resultFail('TRADE_OVERDUE', '订单已经超过退款期限');
+    const committed = refunds.committed(trade);
+    if (committed >= trade.totalFee) return resultFail('ERROR', '订单已全额退款');
+    if (refunds.refundsOf(trade).length >= MAX_REFUNDS_PER_TRADE) return resultFail('INVALID_REQ_TOO_MUCH', '部分退款次数超过50次');
+    if (committed + refundFee > trade.totalFee) return resultFail('REFUND_FEE_INVALID', '累计退款金额大于支付金额');
+
+    const answerFault = faults.refunds.takeRefundAnswer(outRefundNo);
+    if (answerFault?.action === 'NOTENOUGH') return resultFail('NOTENOUGH', '基本账户余额不足，请充值后重新发起');
+    if (answerFault?.action === 'SYSTEMERROR' && !answerFault.applied) return resultFail('SYSTEMERROR', '系统超时');
+
+    const m = merchant as RefundMerchant;
+    const notifyUrl = present(p, 'notify_url') ? (p.notify_url as string) : m.refundNotifyUrl;
+    const r: SandboxRefund = {
+      mchId: merchant.mchId,
+      appid: ctx.appid,
+      outTradeNo: trade.outTradeNo,
+      transactionId: trade.transactionId,
+      outRefundNo,
+      refundId: newRefundId(now),
+      totalFee,
+      refundFee,
+      ...(present(p, 'refund_desc') ? { refundDesc: p.refund_desc as string } : {}),
+      refundAccount: (present(p, 'refund_account') ? p.refund_account : 'REFUND_SOURCE_UNSETTLED_FUNDS') as SandboxRefund['refundAccount'],
+      ...(notifyUrl ? { notifyUrl } : {}),
+      signType: ctx.signType,
+      status: 'PROCESSING',
+      outcome: faults.refunds.takeRefundOutcome(outRefundNo) ?? 'SUCCESS',
+      createdAt: now,
+      recvAccount: '支付用户的零钱',
+      requestSource: 'API',
+    };
+    refunds.add(r);
+    settle(r, m);
+    if (answerFault?.action === 'SYSTEMERROR') return resultFail('SYSTEMERROR', '系统超时');
+    return refundAnswer(r);
+  }
+
+  function refundquery(ctx: XmlCtx): Outcome {
+    const { p, merchant } = ctx;
+    const keys = ['refund_id', 'out_refund_no', 'transaction_id', 'out_trade_no'].filter((k) => present(p, k));
+    if (keys.length === 0) return lackParams();
+    let trade: Trade | undefined;
+    let list: SandboxRefund[];
+    let offset = 0;
+    let totalRefundCount: string | undefined;
+    // WeChat's priority: refund_id > out_refund_no > transaction_id > out_trade_no.
+    if (present(p, 'refund_id') || present(p, 'out_refund_no')) {
+      const r = present(p, 'refund_id') ? refunds.refundById(merchant.mchId, p.refund_id as string) : refunds.refund(merchant.mchId, p.out_refund_no as string);
+      if (!r || r.appid !== ctx.appid) return resultFail('REFUNDNOTEXIST', 'not exist');
+      trade = state.trade(merchant.mchId, r.outTradeNo);
+      list = [r];
+    } else {
+      trade = present(p, 'transaction_id') ? state.tradeByTransactionId(merchant.mchId, p.transaction_id as string) : state.trade(merchant.mchId, p.out_trade_no as string);
+      if (!trade || trade.appid !== ctx.appid) return resultFail('REFUNDNOTEXIST', 'not exist');
+      const all = refunds.refundsOf(trade);
+      if (all.length === 0) return resultFail('REFUNDNOTEXIST', 'not exist');
+      if (present(p, 'offset')) {
+        if (!/^\d{1,6}$/.test(p.offset as string)) return returnFail('offset参数格式错误', 'PARAM_ERROR');
+        offset = Number(p.offset);
+        if (offset >= all.length) return resultFail('PARAM_ERROR', 'offset超过退款单总笔数');
+      }
+      list = all.slice(offset, offset + PAGE);
+      if (all.length > PAGE || offset > 0) totalRefundCount = String(all.length);
+    }
+    if (!trade) return resultFail('REFUNDNOTEXIST', 'not exist');
+    const fields: Record<string, string | undefined> = {
+      transaction_id: trade.transactionId,
+      out_trade_no: trade.outTradeNo,
+      total_fee: String(trade.totalFee),
+      cash_fee: String(trade.totalFee),
+      fee_type: 'CNY',
+      refund_count: String(list.length),
+      total_refund_count: totalRefundCount,
+    };
+    list.forEach((r, n) => {
+      fields[`out_refund_no_${n}`] = r.outRefundNo;
+      fields[`refund_id_${n}`] = r.refundId;
+      fields[`refund_channel_${n}`] = 'ORIGINAL';
+      fields[`refund_fee_${n}`] = String(r.refundFee);
+      fields[`settlement_refund_fee_${n}`] = String(r.refundFee);
+      fields[`coupon_refund_fee_${n}`] = '0';
+      fields[`coupon_refund_count_${n}`] = '0';
+      fields[`refund_status_${n}`] = r.status;
+      fields[`refund_account_${n}`] = r.refundAccount;
+      fields[`refund_recv_accout_${n}`] = r.recvAccount;
+      if (r.status === 'SUCCESS' && r.settledAt !== undefined) fields[`refund_success_time_${n}`] = toBeijingDateTime(new Date(r.settledAt));
+    });
+    return { kind: 'success', fields };
+  }
+
+  const requirePost = async (_req: FastifyRequest, reply: FastifyReply) =>
+    sendXml(reply, { return_code: 'FAIL', return_msg: '请使用post方法' }, 'REQUIRE_POST_METHOD');
+
+  if (secure) {
+    app.post('/secapi/pay/refund', handler(refund));
+    app.get('/secapi/pay/refund', requirePost);
+  } else {
+    // No TLS here, so no client certificate: end the connection unanswered, as WeChat's TLS would.
+    app.all('/secapi/*', async (req, reply) => {
+      req.log.warn({ url: req.url.split('?')[0] }, 'sandbox: /secapi/ needs the merchant certificate; use the TLS listener (secapiUrl)');
+      reply.hijack();
+      req.raw.socket.destroy();
+    });
+  }
+  app.post('/pay/refundquery', handler(refundquery));
+  app.get('/pay/refundquery', requirePost);
+}
