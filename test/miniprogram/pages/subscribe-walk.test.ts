@@ -10,8 +10,9 @@ import { eventually } from '../../helpers/api.js';
 import { startStack } from '../../helpers/stack.js';
 import { installPageHarness, type PageHandle } from '../helpers/page-harness.js';
 
+const ADMIN = `admin-token-${process.pid}-${'x'.repeat(32)}`;
 const stack = await startStack({
-  env: { WECHAT_SUBSCRIBE_TEMPLATE_PAID: SANDBOX_PAID_TEMPLATE_ID },
+  env: { WECHAT_SUBSCRIBE_TEMPLATE_PAID: SANDBOX_PAID_TEMPLATE_ID, ADMIN_API_TOKEN: ADMIN },
   jobs: { workers: true, orders: { scanEveryMs: 0 }, notifications: { attempts: 3, backoff: { type: 'fixed', delayMs: 50 } } },
 });
 const h = installPageHarness();
@@ -135,6 +136,32 @@ t.test('a refund request on the paid order, where the server has the routes', as
     body: JSON.stringify({ reason: 'again' }),
   });
   t.equal(second.status, 409, 'the server refuses a second one while the first waits');
+
+  // the shop approves in the console; WeChat (the sandbox) refunds; the detail says so
+  const open = (await (await fetch(`${stack.apiBase}/admin/api/refund-requests`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { items: Array<{ id: string; orderId: string }> };
+  const mine = open.items.find((r) => r.orderId === orderId);
+  t.ok(mine, 'the request is in the operators\' queue');
+  const approved = await fetch(`${stack.apiBase}/admin/api/refund-requests/${mine!.id}/approve`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  t.equal(approved.status, 200, 'approved');
+  await eventually(
+    async () => ((await (await fetch(`${stack.apiBase}/api/orders/${orderId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Order).status,
+    (st) => st === 'REFUNDED',
+    30_000,
+  );
+  t.ok(refund.tap('返回订单').fired);
+  await h.settle();
+  const back = await loaded(h.current());
+  t.equal(back, detail, 'back on the order, which reloads');
+  await h.waitFor('the refund shown', () => (back.data.refunds as unknown[]).length === 1, 20_000);
+  t.match(back.data.order, { statusText: '已退款' });
+  t.match(back.data.refunds, [{ statusText: '退款成功' }]);
+  t.match(back.data.requests, [{ statusText: '商家已同意退款' }]);
+  t.equal(back.data.refundBlocked, '该订单已全额退款');
+  t.notOk(back.tappables().includes('申请退款'), 'nothing left to refund: no request offered');
 });
 
 t.test('no runtime warnings', async (t) => {
