@@ -72,8 +72,56 @@ export interface Order {
   expiresAt: string;
   paidAt?: string;
   transactionId?: string;
-  /** fen, once any refund is made */
+  /** fen, once a refund succeeded (PARTIALLY_REFUNDED / REFUNDED) */
   refundedAmount?: number;
+}
+
+// GET /api/orders/:id/refunds (the buyer's own order only; 404 otherwise)
+/**
+ * PENDING: recorded, not yet accepted by WeChat; PROCESSING: WeChat accepted it; SUCCESS: the money is
+ * back with the buyer; CHANGE: WeChat could not return it, an operator acts; REFUNDCLOSE: closed
+ * without refunding; FAILED: refused for good.
+ */
+export type RefundStatus = 'PENDING' | 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE' | 'FAILED';
+export interface Refund {
+  id: string;
+  /** fen */
+  amount: number;
+  status: RefundStatus;
+  reason: string;
+  /** ISO 8601 */
+  createdAt: string;
+  /** ISO 8601, once SUCCESS */
+  successAt?: string;
+}
+export interface RefundList {
+  items: Refund[];
+}
+
+// POST /api/orders/:id/refund-requests { reason } → 201 RefundRequest; GET → RefundRequestList
+// Errors: 409 ORDER_NOT_REFUNDABLE (not paid, or fully refunded), 409 REFUND_REQUEST_OPEN (one is
+// already waiting), 404 for someone else's order, 429 RATE_LIMITED.
+export interface RefundRequestBody {
+  /** 1 to 200 characters */
+  reason: string;
+}
+export type RefundRequestStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+export interface RefundRequest {
+  id: string;
+  orderId: string;
+  reason: string;
+  status: RefundRequestStatus;
+  /** the refund an approval made */
+  refundId?: string;
+  /** the shop's words with its decision */
+  decisionNote?: string;
+  /** ISO 8601 */
+  decidedAt?: string;
+  /** ISO 8601 */
+  createdAt: string;
+}
+export interface RefundRequestList {
+  items: RefundRequest[];
 }
 
 // GET /api/orders?limit=&before=
@@ -119,4 +167,33 @@ export interface SandboxCashierRequest {
 }
 export interface SandboxCashierResponse {
   errMsg: string;
+}
+
+// Sandbox: what the WeChat client records when the user accepts a subscribe message
+// (wx.requestSubscribeMessage → accept): one send of that template to that user.
+export interface SandboxSubscriptionRequest {
+  appid: string;
+  openid: string;
+  template_id: string;
+  /** sends granted (default 1: a one-time subscription) */
+  count?: number;
+}
+export interface SandboxSubscriptionResponse {
+  /** sends of this template to this user still allowed */
+  remaining: number;
+}
+/** GET /sandbox/subscribe-messages: every subscribe/send call that got past the access_token check */
+export interface SandboxSubscribeMessage {
+  at: string;
+  appid: string;
+  touser: string;
+  template_id: string;
+  page?: string;
+  miniprogram_state?: string;
+  lang?: string;
+  data: Record<string, { value: string }>;
+  /** what the sandbox answered: 0 sent */
+  errcode: number;
+  /** its errmsg, without the rid */
+  errmsg: string;
 }

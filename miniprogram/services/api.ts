@@ -5,11 +5,17 @@ import { createHttpClient, type HttpClient } from './http.js';
 import { createOrders, type OrdersService } from './orders.js';
 import { createPayment, type PaymentService, type SimulatedPayFn } from './payment.js';
 import { createProducts, type ProductsService } from './products.js';
+import { createRefunds, type RefundsService } from './refunds.js';
+import { createSubscribe, type RequestSubscribeFn, type SubscribeService } from './subscribe.js';
 import type { WxDeps } from './wx-adapter.js';
 
 export interface ApiConfig {
   baseUrl: string;
   appId: string | (() => string);
+  /** a `sandbox: true` pay answer may go to the simulated cashier (a develop build with the sandbox on only) */
+  allowSandbox: boolean;
+  /** the subscribe-message template asked for before paying ('' or absent: none) */
+  paidTemplateId?: string;
   /** used when a sandbox pay response carries no sandboxBase */
   defaultSandboxBase?: string;
   pollScheduleSeconds?: readonly number[];
@@ -24,6 +30,8 @@ export interface ApiDeps extends WxDeps {
   chooseCashierOutcome?: ChooseOutcome;
   /** sandbox mode: replaces the cashier call altogether */
   simulatedPay?: SimulatedPayFn;
+  /** sandbox mode: the simulated subscribe prompt, in place of wx.requestSubscribeMessage */
+  requestSubscribe?: RequestSubscribeFn;
 }
 
 export interface Api {
@@ -32,6 +40,8 @@ export interface Api {
   products: ProductsService;
   orders: OrdersService;
   payment: PaymentService;
+  refunds: RefundsService;
+  subscribe: SubscribeService;
 }
 
 export function createApi(config: ApiConfig, deps: ApiDeps): Api {
@@ -48,6 +58,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Api {
     requestPayment: deps.requestPayment,
     simulatedPay,
     appId: config.appId,
+    allowSandbox: config.allowSandbox,
     ...(config.defaultSandboxBase !== undefined ? { defaultSandboxBase: config.defaultSandboxBase } : {}),
     ...(config.pollScheduleSeconds !== undefined ? { pollScheduleSeconds: config.pollScheduleSeconds } : {}),
     ...(config.maxConfirmMs !== undefined ? { maxConfirmMs: config.maxConfirmMs } : {}),
@@ -55,5 +66,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Api {
     sleep: deps.sleep,
     now: deps.now,
   });
-  return { http, auth, products, orders, payment };
+  const refunds = createRefunds(auth);
+  const subscribe = createSubscribe({ templateId: config.paidTemplateId ?? '', request: deps.requestSubscribe ?? deps.requestSubscribeMessage });
+  return { http, auth, products, orders, payment, refunds, subscribe };
 }

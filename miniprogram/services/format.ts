@@ -1,4 +1,5 @@
 import type { OrderStatus } from '../../shared/api.js';
+import { t } from '../i18n/index.js';
 
 /** 1250 → "¥12.50"; amounts are integer fen from the server. */
 export function formatFen(fen: number): string {
@@ -20,25 +21,11 @@ export function formatTime(iso: string | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-// Buyer-facing text is zh-CN first; these are the first strings moved (the rest is a later i18n pass).
-/** FAILED: WeChat reported the attempt failed. No money was taken and the server takes a new attempt. */
-export const FAILED_TEXT = '支付失败';
-export const FAILED_NOTE = '未扣款，可重新支付';
-export const PAY_AGAIN_TEXT = '重新支付';
+const STATUSES: readonly OrderStatus[] = ['CREATED', 'PAYING', 'PAID', 'CLOSED', 'FAILED', 'REFUNDING', 'REFUNDED', 'PARTIALLY_REFUNDED'];
 
-const STATUS_TEXT: Record<OrderStatus, string> = {
-  CREATED: 'Awaiting payment',
-  PAYING: 'Awaiting payment',
-  PAID: 'Paid',
-  CLOSED: 'Closed',
-  FAILED: FAILED_TEXT,
-  REFUNDING: 'Refunding',
-  REFUNDED: 'Refunded',
-  PARTIALLY_REFUNDED: 'Partly refunded',
-};
-
+/** The order's status in words (an unknown one from a newer server: shown as sent). */
 export function statusText(status: OrderStatus): string {
-  return STATUS_TEXT[status] ?? status;
+  return STATUSES.includes(status) ? t(`status.${status}`) : String(status);
 }
 
 /** Orders the user may (try to) pay again: as the server has it (PAYABLE in server/src/orders/model.ts). */
@@ -46,12 +33,12 @@ export function isPayable(status: OrderStatus): boolean {
   return status === 'CREATED' || status === 'PAYING' || status === 'FAILED';
 }
 
-/** A line under the status where the status alone does not say enough ('' otherwise). */
+/** A line under the status where the status alone does not say enough ('' otherwise). FAILED: no money was taken. */
 export function statusNote(status: OrderStatus): string {
-  return status === 'FAILED' ? FAILED_NOTE : '';
+  return status === 'FAILED' ? t('status.note.FAILED') : '';
 }
 
-/** The pay button of a payable order, when no payment is under way. */
+/** The pay button of a payable order, when no payment is under way (重新支付 for a FAILED one: the same order again). */
 export function payButtonText(status: OrderStatus): string {
-  return status === 'FAILED' ? PAY_AGAIN_TEXT : 'Pay';
+  return status === 'FAILED' ? t('confirm.payAgain') : t('confirm.pay');
 }

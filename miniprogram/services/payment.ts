@@ -122,6 +122,12 @@ export interface PaymentOptions {
   simulatedPay: SimulatedPayFn;
   /** the mini-program's appid (signed into paySign; the cashier needs it) */
   appId: string | (() => string);
+  /**
+   * whether a `sandbox: true` pay answer may be paid at the simulated cashier: only a develop build
+   * with its sandbox on (config.ts sandboxOf). false: such an answer is refused (SANDBOX_NOT_ALLOWED)
+   * and nothing is shown to the user, since a trial or release build never pays into the sandbox
+   */
+  allowSandbox: boolean;
   /** used when a sandbox pay response carries no sandboxBase */
   defaultSandboxBase?: string;
   sleep: (ms: number) => Promise<void>;
@@ -263,6 +269,13 @@ export function createPayment(options: PaymentOptions): PaymentService {
         outcome: 'error',
         error: new ApiClientError('server', 'BAD_PAY_PARAMS', 'the server sent incomplete payment parameters'),
         retryable: true,
+      };
+    }
+    if (params.sandbox && !options.allowSandbox) {
+      return {
+        outcome: 'error',
+        error: new ApiClientError('client', 'SANDBOX_NOT_ALLOWED', 'the server answered with sandbox payment parameters, which this build never pays'),
+        retryable: false,
       };
     }
     // Nothing has been shown to the user yet: a page gone now means no pay sheet.

@@ -1,5 +1,5 @@
-// What the result page says for each outcome; kept here so that it is tested.
-import { FAILED_NOTE, FAILED_TEXT, PAY_AGAIN_TEXT } from './format.js';
+// What the result page says for each outcome, and how an error reads; kept here so that it is tested.
+import { isMessageKey, t } from '../i18n/index.js';
 import type { ApiClientError } from './http.js';
 import type { PayOutcome } from './payment.js';
 
@@ -20,56 +20,59 @@ export interface ResultView {
   busy: boolean;
 }
 
-export function errorText(error: Pick<ApiClientError, 'kind' | 'code' | 'message'> | undefined): string {
-  if (error === undefined) return 'Something went wrong.';
+/**
+ * An error as the buyer reads it. Network trouble, 5xx and a failed sign-in each have a sentence; a
+ * refusal (4xx) is said from its code, which is kept at the end for support. The server's own
+ * `message` is never shown: it is English for developers.
+ */
+export function errorText(error: Pick<ApiClientError, 'kind' | 'code'> | undefined): string {
+  if (error === undefined) return t('error.unknown');
   switch (error.kind) {
     case 'network':
-      return 'Could not reach the server. Check the connection and retry.';
+      return t('error.network');
     case 'server':
-      return 'The server had a problem. Please retry in a moment.';
+      return t('error.server');
     case 'unauthorized':
-      return 'Could not sign you in. Please retry.';
-    case 'client':
-      return `${error.message} (${error.code})`;
+      return t('error.unauthorized');
+    case 'client': {
+      const key = `error.code.${error.code}`;
+      return t('error.withCode', { text: isMessageKey(key) ? t(key) : t('error.unknown'), code: error.code });
+    }
   }
 }
 
-export function resultView(state: ResultState, error?: Pick<ApiClientError, 'kind' | 'code' | 'message'>): ResultView {
+export function resultView(state: ResultState, error?: Pick<ApiClientError, 'kind' | 'code'>): ResultView {
   const v = (title: string, detail: string, icon: ResultView['icon'], extra: Partial<ResultView> = {}): ResultView => ({
     title,
     detail,
     icon,
     canPayAgain: false,
-    payAgainText: 'Pay again',
+    payAgainText: t('result.payAgain'),
     canRetry: false,
     busy: false,
     ...extra,
   });
   switch (state) {
     case 'paid':
-      return v('Paid', 'The merchant has received your payment.', 'success');
+      return v(t('result.paid.title'), t('result.paid.detail'), 'success');
     case 'cancelled':
-      return v('Payment not completed', 'You can pay this order again.', 'cancel', { canPayAgain: true });
+      return v(t('result.cancelled.title'), t('result.cancelled.detail'), 'cancel', { canPayAgain: true });
     case 'confirming':
     case 'stopped':
-      return v('Confirming payment…', 'Asking the merchant whether the payment arrived.', 'waiting', { busy: true });
+      return v(t('result.confirming.title'), t('result.confirming.detail'), 'waiting', { busy: true });
     case 'timeout':
-      return v(
-        'We are confirming your payment',
-        'Do not pay again. The order will update by itself; check it in My orders.',
-        'waiting',
-      );
+      return v(t('result.timeout.title'), t('result.timeout.detail'), 'waiting');
     case 'closed':
-      return v('Order closed', 'This order can no longer be paid.', 'info');
+      return v(t('result.closed.title'), t('result.closed.detail'), 'info');
     case 'failed':
       // the server keeps a FAILED order payable: the same order, paid again
-      return v(FAILED_TEXT, FAILED_NOTE, 'warn', { canPayAgain: true, payAgainText: PAY_AGAIN_TEXT });
+      return v(t('status.FAILED'), t('status.note.FAILED'), 'warn', { canPayAgain: true, payAgainText: t('confirm.payAgain') });
     case 'refunded':
-      return v('Refunded', 'This order was paid and then refunded.', 'info');
+      return v(t('result.refunded.title'), t('result.refunded.detail'), 'info');
     case 'busy':
-      return v('Payment in progress', 'Wait for the payment under way to finish.', 'waiting');
+      return v(t('result.busy.title'), t('result.busy.detail'), 'waiting');
     case 'error':
-      return v('Could not confirm', errorText(error), 'warn', {
+      return v(t('result.error.title'), errorText(error), 'warn', {
         canRetry: error === undefined || error.kind !== 'client',
       });
   }

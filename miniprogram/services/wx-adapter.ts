@@ -4,6 +4,7 @@
 import type { Storage, LoginFn } from './auth.js';
 import type { HttpRequestOptions, RequestFn } from './http.js';
 import type { RequestPaymentFn } from './payment.js';
+import type { RequestSubscribeFn } from './subscribe.js';
 
 interface ErrResult {
   errMsg: string;
@@ -30,6 +31,11 @@ export interface WxLike {
     fail?(err: ErrResult): void;
   }): unknown;
   login(option: { timeout?: number; success?(res: { code: string; errMsg: string }): void; fail?(err: ErrResult): void }): unknown;
+  requestSubscribeMessage(option: {
+    tmplIds: string[];
+    success?(res: Record<string, string>): void;
+    fail?(err: { errCode: number; errMsg: string }): void;
+  }): unknown;
   getStorageSync(key: string): any;
   setStorageSync(key: string, data: any): void;
   removeStorageSync(key: string): void;
@@ -39,6 +45,7 @@ export interface WxDeps {
   request: RequestFn;
   requestPayment: RequestPaymentFn;
   login: LoginFn;
+  requestSubscribeMessage: RequestSubscribeFn;
   storage: Storage;
   sleep: (ms: number) => Promise<void>;
   now: () => number;
@@ -81,6 +88,16 @@ export function depsFromWx(wx: WxLike): WxDeps {
       });
     });
 
+  // Called straight away (no await before it): WeChat refuses it outside the tap that led here.
+  const requestSubscribeMessage: RequestSubscribeFn = (tmplIds) =>
+    new Promise((resolve, reject) => {
+      wx.requestSubscribeMessage({
+        tmplIds,
+        success: (res) => resolve(res),
+        fail: (err) => reject(err),
+      });
+    });
+
   const storage: Storage = {
     get: (key) => {
       const v: unknown = wx.getStorageSync(key);
@@ -94,6 +111,7 @@ export function depsFromWx(wx: WxLike): WxDeps {
     request,
     requestPayment,
     login,
+    requestSubscribeMessage,
     storage,
     sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
     now: () => Date.now(),

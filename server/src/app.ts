@@ -12,6 +12,8 @@ import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
 import jobsPlugin from './plugins/jobs.js';
+import type { PaidMessageJobSettings } from './notifications/paid-message.js';
+import notificationsPlugin from './plugins/notifications.js';
 import type { RefundsPluginOptions } from './plugins/refunds.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
@@ -34,7 +36,7 @@ export interface AppOptions {
   /** Redis key prefix of the job queues (default `jobs`; tests isolate themselves with one of their own) */
   jobsPrefix?: string;
   /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
-  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings> };
+  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings>; notifications?: Partial<PaidMessageJobSettings> };
   /** refunds' waits between WeChat calls and their scan interval (tests shorten them) */
   refunds?: RefundsPluginOptions;
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
@@ -167,6 +169,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(authPlugin);
     await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
+    await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
     await app.register(refundsPlugin, opts.refunds ?? {});
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });

@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import type { PaidMessageConfig } from './notifications/paid-message.js';
+import { DEFAULT_PAID_FIELDS, parseFieldMap } from './notifications/template.js';
 import { DEMO_MERCHANT } from './sandbox/demo.js';
 import { loadMerchantCert, MerchantCertError } from './wechat/merchant-cert.js';
 import type { SignType } from './wechat/sign.js';
@@ -71,6 +73,8 @@ export interface Config {
     /** bearer token of the operators' API under /admin/api/; unset: that API is off */
     apiToken?: string;
   };
+  /** the payment-success subscribe message (server/src/notifications) */
+  notifications: PaidMessageConfig;
 }
 
 // 0 asks the OS for any free port (tests, several local instances).
@@ -147,6 +151,13 @@ const EnvSchema = Type.Object({
   ORDER_QUERY_INTERVAL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
   ADMIN_API_TOKEN: Type.Optional(
     Type.String({ pattern: '^[\\x21-\\x7e]{32,256}$', description: 'must be 32 to 256 printable characters (make one with: openssl rand -base64 32)' }),
+  ),
+  WECHAT_SUBSCRIBE_TEMPLATE_PAID: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'must be a subscribe-message template id (letters, digits, _ and -)' }),
+  ),
+  WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS: Type.Optional(nonEmpty('must map template keywords to facts, e.g. character_string1=outTradeNo,amount2=amount')),
+  WECHAT_SUBSCRIBE_STATE: Type.Optional(
+    Type.Union([Type.Literal('developer'), Type.Literal('trial'), Type.Literal('formal')], { description: 'must be developer, trial or formal' }),
   ),
 });
 type Env = Static<typeof EnvSchema>;
@@ -251,7 +262,22 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       queryIntervalSeconds: Number(env.ORDER_QUERY_INTERVAL_SECONDS ?? 5),
     },
     admin: { ...(env.ADMIN_API_TOKEN ? { apiToken: env.ADMIN_API_TOKEN } : {}) },
+    notifications: {
+      ...(env.WECHAT_SUBSCRIBE_TEMPLATE_PAID ? { templateId: env.WECHAT_SUBSCRIBE_TEMPLATE_PAID } : {}),
+      fields: paidFields(env.WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS),
+      // the message opens the version the server serves: the develop build in sandbox mode
+      miniprogramState: env.WECHAT_SUBSCRIBE_STATE ?? (sandbox ? 'developer' : 'formal'),
+    },
   };
+}
+
+function paidFields(value: string | undefined) {
+  if (value === undefined) return DEFAULT_PAID_FIELDS;
+  try {
+    return parseFieldMap(value);
+  } catch (err) {
+    throw new ConfigError('WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS', (err as Error).message);
+  }
 }
 
 /**

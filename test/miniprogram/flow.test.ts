@@ -38,6 +38,7 @@ function newClient(openid = `o_flow_${process.pid}_${++openidSeq}`): Client {
     {
       baseUrl: stack.apiBase,
       appId: stack.appid,
+      allowSandbox: true,
       defaultSandboxBase: stack.sandboxBase,
       // real time here: short waits keep the file quick (the 1,1,2,2,3,5 s schedule is tested with a fake clock)
       pollScheduleSeconds: [0.1, 0.2, 0.3, 0.5],
@@ -77,7 +78,7 @@ t.test('the wx.requestPayment path: exactly five params, paySign accepted by the
   const deps = depsFromWx(c0.shim);
   // the same services, with the sandbox answer routed through wx.requestPayment (the shim pays at the cashier)
   const api = createApi(
-    { baseUrl: stack.apiBase, appId: stack.appid, pollScheduleSeconds: [0.1, 0.2], maxConfirmMs: 15_000 },
+    { baseUrl: stack.apiBase, appId: stack.appid, allowSandbox: true, pollScheduleSeconds: [0.1, 0.2], maxConfirmMs: 15_000 },
     { ...deps, simulatedPay: ({ timeStamp, nonceStr, package: pkg, signType, paySign }) => deps.requestPayment({ timeStamp, nonceStr, package: pkg, signType, paySign }) },
   );
   const products = await api.products.list();
@@ -164,7 +165,7 @@ t.test('WeChat silent (notify lost, orderquery failing): timeout, never "paid"; 
   const { c, order } = await silencedOrder(t);
   const deps = depsFromWx(c.shim);
   const impatient = createApi(
-    { baseUrl: stack.apiBase, appId: stack.appid, defaultSandboxBase: stack.sandboxBase, pollScheduleSeconds: [0.1, 0.2], maxConfirmMs: 1500 },
+    { baseUrl: stack.apiBase, appId: stack.appid, allowSandbox: true, defaultSandboxBase: stack.sandboxBase, pollScheduleSeconds: [0.1, 0.2], maxConfirmMs: 1500 },
     { ...deps, chooseCashierOutcome: async () => 'pay' },
   );
   const r = await impatient.payment.pay(order.id);

@@ -3,6 +3,7 @@
 // the result page's job: the pay sheet hides this page, so no polling here.
 import type { Order } from '../../../shared/api.js';
 import type { IAppOption } from '../../app.js';
+import { labels, t } from '../../i18n/index.js';
 import { formatFen, isPayable, payButtonText, statusNote, statusText } from '../../services/format.js';
 import { isApiClientError } from '../../services/http.js';
 import { newIdempotencyKey } from '../../services/orders.js';
@@ -18,10 +19,12 @@ interface ConfirmLine {
 }
 
 interface ConfirmData {
+  i18n: ReturnType<typeof pageLabels>;
   loading: boolean;
   error: string;
   orderId: string;
   outTradeNo: string;
+  orderNoText: string;
   lines: ConfirmLine[];
   amountText: string;
   statusText: string;
@@ -37,16 +40,15 @@ interface ConfirmData {
 
 const app = getApp<IAppOption>();
 
-const PHASE_LABEL: Record<PayPhase, string> = {
-  requesting: 'Preparing payment…',
-  paying: 'Waiting for WeChat Pay…',
-  confirming: 'Confirming…',
-};
+const pageLabels = () => labels({ placing: 'confirm.placing', retry: 'common.retry', total: 'confirm.total' });
+
+const phaseLabel = (phase: PayPhase): string => t(`confirm.phase.${phase}`);
 
 function view(order: Order): Partial<ConfirmData> {
   return {
     orderId: order.id,
     outTradeNo: order.outTradeNo,
+    orderNoText: t('confirm.orderNo', { no: order.outTradeNo }),
     lines: order.items.map((i) => ({
       sku: i.sku,
       name: i.name,
@@ -65,18 +67,20 @@ function view(order: Order): Partial<ConfirmData> {
 
 Page({
   data: {
+    i18n: pageLabels(),
     loading: true,
     error: '',
     orderId: '',
     outTradeNo: '',
+    orderNoText: '',
     lines: [],
     amountText: '',
     statusText: '',
     statusNote: '',
     payable: false,
     paying: false,
-    payLabel: 'Pay',
-    idleLabel: 'Pay',
+    payLabel: t('confirm.pay'),
+    idleLabel: t('confirm.pay'),
   } as ConfirmData,
 
   /** set once: a page never creates two orders */
@@ -85,6 +89,7 @@ Page({
   idempotencyKey: '',
 
   onLoad(query: Record<string, string | undefined>) {
+    wx.setNavigationBarTitle({ title: t('confirm.title') });
     void this.prepare(query.orderId);
   },
 
@@ -100,7 +105,7 @@ Page({
         if (this.creating) return;
         const cart = app.globalData.cart;
         if (cart.length === 0) {
-          this.setData({ loading: false, error: 'The cart is empty.' });
+          this.setData({ loading: false, error: t('confirm.cartEmpty') });
           return;
         }
         this.creating = true;
@@ -125,9 +130,11 @@ Page({
   async pay() {
     const id = this.data.orderId;
     if (id === '' || this.data.paying || app.api.payment.isBusy(id)) return;
-    this.setData({ paying: true, error: '', payLabel: PHASE_LABEL.requesting });
+    this.setData({ paying: true, error: '', payLabel: phaseLabel('requesting') });
+    // First, inside the tap (WeChat's rule): the payment-success message. No answer stops the payment.
+    await app.api.subscribe.askPaid(id);
     const res = await app.api.payment.launch(id, {
-      onPhase: (phase) => this.setData({ payLabel: PHASE_LABEL[phase] }),
+      onPhase: (phase) => this.setData({ payLabel: phaseLabel(phase) }),
     });
     this.setData({ paying: false, payLabel: this.data.idleLabel });
     switch (res.outcome) {
@@ -140,12 +147,12 @@ Page({
         wx.redirectTo({ url: `/pages/result/index?id=${encodeURIComponent(id)}&state=${res.outcome}` });
         return;
       case 'busy':
-        wx.showToast({ title: 'Payment in progress', icon: 'none' });
+        wx.showToast({ title: t('confirm.busy'), icon: 'none' });
         return;
       case 'error':
         // a refusal: show the order as it now stands, then why (prepare clears the error)
         if (!res.retryable) await this.prepare(id);
-        this.setData({ error: errorText(res.error), payLabel: res.retryable ? 'Retry payment' : this.data.idleLabel });
+        this.setData({ error: errorText(res.error), payLabel: res.retryable ? t('confirm.retryPay') : this.data.idleLabel });
         return;
       default:
         return;

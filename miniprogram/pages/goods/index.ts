@@ -1,7 +1,8 @@
 import type { IAppOption } from '../../app.js';
-import { errorText } from '../../services/result-view.js';
+import { labels, t } from '../../i18n/index.js';
 import { formatFen } from '../../services/format.js';
 import { isApiClientError } from '../../services/http.js';
+import { errorText } from '../../services/result-view.js';
 
 interface GoodsItem {
   sku: string;
@@ -13,10 +14,13 @@ interface GoodsItem {
 }
 
 interface GoodsData {
+  i18n: ReturnType<typeof pageLabels>;
   loading: boolean;
   error: string;
   items: GoodsItem[];
   count: number;
+  /** "共 3 件 · " */
+  summaryText: string;
   /** an estimate from the catalog; the confirm page shows the server's amount */
   totalText: string;
 }
@@ -24,18 +28,30 @@ interface GoodsData {
 const MAX_QUANTITY = 99;
 const app = getApp<IAppOption>();
 
-function totals(items: GoodsItem[]): Pick<GoodsData, 'count' | 'totalText'> {
+const pageLabels = () =>
+  labels({
+    shop: 'goods.shop',
+    myOrders: 'common.myOrders',
+    loading: 'common.loading',
+    retry: 'common.retry',
+    empty: 'goods.empty',
+    minus: 'goods.minus',
+    plus: 'goods.plus',
+    checkout: 'goods.checkout',
+  });
+
+function totals(items: GoodsItem[]): Pick<GoodsData, 'count' | 'totalText' | 'summaryText'> {
   let count = 0;
   let fen = 0;
   for (const i of items) {
     count += i.quantity;
     fen += i.quantity * i.price;
   }
-  return { count, totalText: formatFen(fen) };
+  return { count, totalText: formatFen(fen), summaryText: t('goods.summary', { count }) };
 }
 
 Page({
-  data: { loading: true, error: '', items: [], count: 0, totalText: formatFen(0) } as GoodsData,
+  data: { i18n: pageLabels(), loading: true, error: '', items: [], ...totals([]) } as GoodsData,
 
   /**
    * a navigation is under way: a second tap before the next page opens would
@@ -44,6 +60,7 @@ Page({
   leaving: false,
 
   onLoad() {
+    wx.setNavigationBarTitle({ title: t('goods.title') });
     void this.load();
   },
 
@@ -96,7 +113,7 @@ Page({
   toConfirm() {
     const cart = this.data.items.filter((i) => i.quantity > 0).map((i) => ({ sku: i.sku, quantity: i.quantity }));
     if (cart.length === 0) {
-      wx.showToast({ title: 'Pick something first', icon: 'none' });
+      wx.showToast({ title: t('goods.pickFirst'), icon: 'none' });
       return;
     }
     if (this.leaving) return;

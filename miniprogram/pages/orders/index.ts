@@ -1,7 +1,7 @@
 import type { Order } from '../../../shared/api.js';
 import type { IAppOption } from '../../app.js';
-import { config } from '../../config.js';
-import { formatFen, formatTime, isPayable, payButtonText, statusNote, statusText } from '../../services/format.js';
+import { labels, t } from '../../i18n/index.js';
+import { formatFen, formatTime, isPayable, statusNote, statusText } from '../../services/format.js';
 import { isApiClientError } from '../../services/http.js';
 import { errorText } from '../../services/result-view.js';
 
@@ -20,6 +20,7 @@ interface OrderRow {
 }
 
 interface OrdersData {
+  i18n: ReturnType<typeof pageLabels>;
   rows: OrderRow[];
   loading: boolean;
   error: string;
@@ -30,6 +31,15 @@ interface OrdersData {
 }
 
 const app = getApp<IAppOption>();
+const pageLabels = () =>
+  labels({
+    cancel: 'orders.cancel',
+    retry: 'common.retry',
+    loading: 'common.loading',
+    empty: 'orders.empty',
+    backToShop: 'common.backToShop',
+    allLoaded: 'common.allLoaded',
+  });
 
 function row(o: Order): OrderRow {
   return {
@@ -42,15 +52,19 @@ function row(o: Order): OrderRow {
     createdText: formatTime(o.createdAt),
     summary: o.items.map((i) => `${i.name} × ${i.quantity}`).join(', '),
     payable: isPayable(o.status),
-    payText: payButtonText(o.status),
+    payText: o.status === 'FAILED' ? t('orders.payAgain') : t('orders.pay'),
   };
 }
 
 Page({
-  data: { rows: [], loading: false, error: '', cursor: '', done: false, cancelling: '' } as OrdersData,
+  data: { i18n: pageLabels(), rows: [], loading: false, error: '', cursor: '', done: false, cancelling: '' } as OrdersData,
 
   /** a navigation is under way: a second tap on Pay must not open a second confirm page */
   leaving: false,
+
+  onLoad() {
+    wx.setNavigationBarTitle({ title: t('orders.title') });
+  },
 
   onShow() {
     this.leaving = false;
@@ -71,7 +85,7 @@ Page({
     this.setData({ loading: true, error: '' });
     try {
       const page = await app.api.orders.list({
-        limit: config.pageSize,
+        limit: app.config.pageSize,
         ...(reset || this.data.cursor === '' ? {} : { before: this.data.cursor }),
       });
       const rows = page.items.map(row);
@@ -90,16 +104,30 @@ Page({
     void this.load(this.data.rows.length === 0);
   },
 
-  payAgain(e: WechatMiniprogram.TouchEvent) {
-    const { id } = e.currentTarget.dataset as { id: string };
+  /** navigateTo once per visit of this page: a second tap must not open a second page */
+  go(url: string) {
     if (this.leaving) return;
     this.leaving = true;
     wx.navigateTo({
-      url: `/pages/confirm/index?orderId=${encodeURIComponent(id)}`,
+      url,
       fail: () => {
         this.leaving = false;
       },
     });
+  },
+
+  payAgain(e: WechatMiniprogram.TouchEvent) {
+    const { id } = e.currentTarget.dataset as { id: string };
+    this.go(`/pages/confirm/index?orderId=${encodeURIComponent(id)}`);
+  },
+
+  toDetail(e: WechatMiniprogram.TouchEvent) {
+    const { id } = e.currentTarget.dataset as { id: string };
+    this.go(`/pages/order-detail/index?id=${encodeURIComponent(id)}`);
+  },
+
+  toGoods() {
+    wx.reLaunch({ url: '/pages/goods/index' });
   },
 
   async cancel(e: WechatMiniprogram.TouchEvent) {

@@ -1,11 +1,13 @@
 // Says how the payment ended, and only "paid" when the server says PAID.
 // Polling runs while the page is visible and stops at once on hide/unload.
 import type { IAppOption } from '../../app.js';
+import { labels, t } from '../../i18n/index.js';
 import { formatFen, statusText } from '../../services/format.js';
 import { createStopper, type PayResult, type Stopper } from '../../services/payment.js';
 import { resultView, type ResultState, type ResultView } from '../../services/result-view.js';
 
 interface ResultData extends ResultView {
+  i18n: ReturnType<typeof pageLabels>;
   orderId: string;
   state: ResultState;
   amountText: string;
@@ -13,14 +15,16 @@ interface ResultData extends ResultView {
 }
 
 const app = getApp<IAppOption>();
+const pageLabels = () => labels({ retry: 'common.retry', viewOrder: 'common.viewOrder', myOrders: 'common.myOrders', backToShop: 'common.backToShop' });
 const STATES: ResultState[] = ['paid', 'cancelled', 'closed', 'failed', 'refunded', 'timeout', 'stopped', 'error', 'busy', 'confirming'];
 
 Page({
-  data: { orderId: '', state: 'confirming', amountText: '', orderStatus: '', ...resultView('confirming') } as ResultData,
+  data: { i18n: pageLabels(), orderId: '', state: 'confirming', amountText: '', orderStatus: '', ...resultView('confirming') } as ResultData,
 
   stopper: null as Stopper | null,
 
   onLoad(query: Record<string, string | undefined>) {
+    wx.setNavigationBarTitle({ title: t('result.title') });
     const state = STATES.find((s) => s === query.state) ?? 'confirming';
     this.setData({ orderId: query.id ?? '', state, ...resultView(state) });
   },
@@ -67,6 +71,10 @@ Page({
 
   payAgain() {
     wx.redirectTo({ url: `/pages/confirm/index?orderId=${encodeURIComponent(this.data.orderId)}` });
+  },
+
+  toOrder() {
+    wx.redirectTo({ url: `/pages/order-detail/index?id=${encodeURIComponent(this.data.orderId)}` });
   },
 
   toOrders() {

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin';
 import type { AddressInfo } from 'node:net';
 import { createCatalog, type Catalog } from '../catalog.js';
 import { orderModels } from '../orders/model.js';
-import { defineOrderJobs, type OrderJobSettings } from '../orders/jobs.js';
+import { enqueuePaidMessage } from '../notifications/paid-message.js';
+import { defineOrderJobs, enqueueFulfilment, type OrderJobSettings } from '../orders/jobs.js';
 import { createOrderRepository, type OrderRepository } from '../orders/repository.js';
 import { createOrderService, type OrderService } from '../orders/service.js';
 
@@ -38,6 +39,11 @@ export default fp<OrdersPluginOptions>(
       log: app.log,
       notifyUrl,
       jobs: app.jobs,
+      // an unflagged payment: its fulfilment, then the payment-success message (when a template is set)
+      fulfil: async (order) => {
+        await enqueueFulfilment(app.jobs, order);
+        await enqueuePaidMessage(app.jobs, app.config.notifications, order);
+      },
     });
     app.decorate('catalog', catalog);
     app.decorate('orderRepo', repo);

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { isSignType, verifySign } from '../wechat/sign.js';
 import { toBeijingTime } from '../wechat/time.js';
-import { CloseorderSettingSchema, FaultsBodySchema, LoginFaultSchema, NotifyFaultSchema, PayApiFaultSchema, type Faults, type FaultsBody } from './faults.js';
+import { CloseorderSettingSchema, FaultsBodySchema, LoginFaultSchema, NotifyFaultSchema, PayApiFaultSchema, SubscribeFaultSchema, type Faults, type FaultsBody } from './faults.js';
 import { newOpenid, newTransactionId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import { RefundArmedProps } from './refund-faults.js';
@@ -159,6 +159,7 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
       notify: Type.Array(NotifyFaultSchema),
       payApi: Type.Array(PayApiFaultSchema),
       login: Type.Array(LoginFaultSchema),
+      subscribe: Type.Array(SubscribeFaultSchema),
       closeorder: CloseorderSettingSchema,
       ...RefundArmedProps,
     }),

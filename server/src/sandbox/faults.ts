@@ -24,6 +24,10 @@
  *     "errcode": 45011 | 40226 | -1,  // rate limited, high-risk user, system busy
  *     "count": 1                      // default 1; the code is not consumed by a faulted call
  *   },
+ *   "subscribe": {                    // POST /cgi-bin/message/subscribe/send
+ *     "errcode": 43101 | 40037 | 47003 | 40001 | 42001 | -1 | 45009,   // answered instead of sending
+ *     "count": 1                      // default 1; a faulted call uses no subscription
+ *   },
  *   "closeorder": {                   // a setting, not a counted fault: it stays until changed
  *     "minAgeSeconds": 300            // closeorder on a trade younger than this (since the unifiedorder that
  *                                     // created it, on the sandbox clock) is refused; 0 turns the rule off.
@@ -72,6 +76,14 @@ export const LoginFaultSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const SubscribeFaultSchema = Type.Object(
+  {
+    errcode: Type.Union([43101, 40037, 47003, 40001, 42001, -1, 45009].map((c) => Type.Literal(c))),
+    count: Type.Optional(Count),
+  },
+  { additionalProperties: false },
+);
+
 /** WeChat's documented minimum age of an order before closeorder: 订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟. */
 export const CLOSEORDER_MIN_AGE_SECONDS = 300;
 
@@ -87,6 +99,7 @@ export const FaultsBodySchema = Type.Object(
     notify: Type.Optional(oneOrMany(NotifyFaultSchema)),
     payApi: Type.Optional(oneOrMany(PayApiFaultSchema)),
     login: Type.Optional(oneOrMany(LoginFaultSchema)),
+    subscribe: Type.Optional(oneOrMany(SubscribeFaultSchema)),
     closeorder: Type.Optional(CloseorderSettingSchema),
     ...RefundFaultsBodyProps,
   },
@@ -96,6 +109,7 @@ export const FaultsBodySchema = Type.Object(
 export type NotifyFault = Static<typeof NotifyFaultSchema>;
 export type PayApiFault = Static<typeof PayApiFaultSchema>;
 export type LoginFault = Static<typeof LoginFaultSchema>;
+export type SubscribeFault = Static<typeof SubscribeFaultSchema>;
 export type FaultsBody = Static<typeof FaultsBodySchema>;
 export type CloseorderSetting = Static<typeof CloseorderSettingSchema>;
 export type PayApi = Static<typeof PayApiName>;
@@ -116,6 +130,7 @@ export class Faults {
   private notify: Armed<NotifyFault>[] = [];
   private payApi: Armed<PayApiFault>[] = [];
   private login: Armed<LoginFault>[] = [];
+  private subscribe: Armed<SubscribeFault>[] = [];
   private closeorderMinAge: number;
 
   /** @param closeorderMinAgeSeconds the closeorder rule the sandbox starts with (and DELETE returns to) */
@@ -129,6 +144,7 @@ export class Faults {
     for (const f of list(body.notify)) this.notify.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.payApi)) this.payApi.push({ ...f, count: f.count ?? 1 });
     for (const f of list(body.login)) this.login.push({ ...f, count: f.count ?? 1 });
+    for (const f of list(body.subscribe)) this.subscribe.push({ ...f, count: f.count ?? 1 });
     if (body.closeorder !== undefined) this.closeorderMinAge = body.closeorder.minAgeSeconds;
   }
 
@@ -136,16 +152,18 @@ export class Faults {
     this.notify = [];
     this.payApi = [];
     this.login = [];
+    this.subscribe = [];
     this.closeorderMinAge = this.closeorderMinAgeSeconds;
     this.refunds.reset();
   }
 
-  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[]; closeorder: CloseorderSetting } & ReturnType<RefundFaults['snapshot']> {
+  snapshot(): { notify: NotifyFault[]; payApi: PayApiFault[]; login: LoginFault[]; subscribe: SubscribeFault[]; closeorder: CloseorderSetting } & ReturnType<RefundFaults['snapshot']> {
     return {
       ...this.refunds.snapshot(),
       notify: this.notify.map((f) => ({ ...f })),
       payApi: this.payApi.map((f) => ({ ...f })),
       login: this.login.map((f) => ({ ...f })),
+      subscribe: this.subscribe.map((f) => ({ ...f })),
       closeorder: { minAgeSeconds: this.closeorderMinAge },
     };
   }
@@ -184,6 +202,14 @@ export class Faults {
     f.count -= 1;
     if (f.count <= 0) this.payApi = this.payApi.filter((x) => x !== f);
     return true;
+  }
+
+  takeSubscribe(): SubscribeFault['errcode'] | undefined {
+    const f = this.subscribe[0];
+    if (!f) return undefined;
+    f.count -= 1;
+    if (f.count <= 0) this.subscribe.shift();
+    return f.errcode;
   }
 
   takeLogin(): LoginFault['errcode'] | undefined {

@@ -1,10 +1,12 @@
-// api.weixin.qq.com as it answers: GET /sns/jscode2session and GET /cgi-bin/token.
+// api.weixin.qq.com as it answers: GET /sns/jscode2session, GET /cgi-bin/token and (subscribe.ts)
+// POST /cgi-bin/message/subscribe/send with the tokens issued here.
 // HTTP 200 always; errors as { errcode, errmsg } with WeChat's ", rid: ..." suffix.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Faults } from './faults.js';
-import { newAccessToken, rid } from './ids.js';
+import { rid } from './ids.js';
 import type { SandboxState } from './state.js';
+import { subscribeControlRoutes, subscribeRoutes, SubscribeState } from './subscribe.js';
 
 export interface WeixinRoutesOptions {
   state: SandboxState;
@@ -32,6 +34,9 @@ function sameSecret(given: string, expected: string): boolean {
 
 export async function weixinRoutes(app: FastifyInstance, opts: WeixinRoutesOptions): Promise<void> {
   const { state, faults } = opts;
+  const subscribe = new SubscribeState(state.now);
+  await app.register(subscribeRoutes, { state, faults, subscribe });
+  await app.register(subscribeControlRoutes, { state, faults, subscribe });
 
   // jscode2session answers JSON with content-type text/plain, as WeChat's does.
   // Sent as a Buffer: given a string, Fastify rewrites the content-type (adds "; charset=utf-8" and
@@ -74,6 +79,6 @@ export async function weixinRoutes(app: FastifyInstance, opts: WeixinRoutesOptio
     if (one(q, 'grant_type') !== 'client_credential') return send(reply, err(40002, 'invalid grant_type'), ct);
     const bad = credentials(q);
     if (bad) return send(reply, bad, ct);
-    return send(reply, { access_token: newAccessToken(), expires_in: 7200 }, ct);
+    return send(reply, subscribe.issueToken(one(q, 'appid') as string), ct);
   });
 }

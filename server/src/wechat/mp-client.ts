@@ -35,8 +35,74 @@ export interface MpClientOptions {
   lockWaitMs?: number;
 }
 
+/** POST /cgi-bin/message/subscribe/send, field names as WeChat spells them. */
+export interface SubscribeMessage {
+  touser: string;
+  template_id: string;
+  /** the mini-program page the card opens, with its query (e.g. pages/order-detail/index?id=…) */
+  page?: string;
+  /** keyword → value, e.g. { amount2: { value: '¥12.34' } } */
+  data: Record<string, { value: string }>;
+  miniprogram_state?: 'developer' | 'trial' | 'formal';
+  lang?: 'zh_CN' | 'en_US' | 'zh_HK' | 'zh_TW';
+}
+
+/**
+ * What a subscribe send can end in. Final (never retried): NOT_SUBSCRIBED 43101 (the user did not
+ * accept, or the one send they granted was used), INVALID_TEMPLATE 40037, INVALID_DATA 47003,
+ * INVALID_OPENID 40003, INVALID_PAGE 41030. Retriable later: WECHAT_BUSY -1, QUOTA 45009,
+ * TOKEN_INVALID (40001/42001 still after one refresh), NETWORK, TIMEOUT, TOKEN_UNAVAILABLE when the
+ * token itself cannot be had for a transient reason.
+ */
+export type WxSubscribeErrorCode =
+  | 'NOT_SUBSCRIBED'
+  | 'INVALID_TEMPLATE'
+  | 'INVALID_DATA'
+  | 'INVALID_OPENID'
+  | 'INVALID_PAGE'
+  | 'WECHAT_BUSY'
+  | 'QUOTA'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_UNAVAILABLE'
+  | 'WECHAT_ERROR'
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'BAD_RESPONSE';
+
+const SUBSCRIBE_ERRCODES: ReadonlyMap<number, WxSubscribeErrorCode> = new Map([
+  [43101, 'NOT_SUBSCRIBED'],
+  [40037, 'INVALID_TEMPLATE'],
+  [47003, 'INVALID_DATA'],
+  [40003, 'INVALID_OPENID'],
+  [41030, 'INVALID_PAGE'],
+  [-1, 'WECHAT_BUSY'],
+  [45009, 'QUOTA'],
+  [40001, 'TOKEN_INVALID'],
+  [42001, 'TOKEN_INVALID'],
+]);
+const RETRIABLE_SUBSCRIBE: ReadonlySet<WxSubscribeErrorCode> = new Set(['WECHAT_BUSY', 'QUOTA', 'TOKEN_INVALID', 'NETWORK', 'TIMEOUT']);
+
+export class WxSubscribeError extends Error {
+  readonly code: WxSubscribeErrorCode;
+  readonly errcode: number | undefined;
+  /** a later attempt may succeed (the job queue retries it); false: final */
+  readonly retriable: boolean;
+  constructor(code: WxSubscribeErrorCode, message: string, opts: { errcode?: number; retriable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'WxSubscribeError';
+    this.code = code;
+    this.errcode = opts.errcode;
+    this.retriable = opts.retriable ?? RETRIABLE_SUBSCRIBE.has(code);
+  }
+}
+
 export interface MpClient {
   code2Session(code: string): Promise<Code2SessionResult>;
+  /**
+   * Sends a subscribe message with the cached access token; a token WeChat calls invalid or expired
+   * (40001/42001) is dropped and the call made once more with a fresh one. Throws WxSubscribeError.
+   */
+  sendSubscribeMessage(msg: SubscribeMessage): Promise<void>;
   /** A valid access token, from the cache when it is fresh; refreshed by one caller at a time. */
   getAccessToken(): Promise<string>;
   /** Drop a token WeChat refused (40001/42001) so the next getAccessToken fetches a new one; a newer token is kept. */
@@ -163,7 +229,67 @@ export function createMpClient(opts: MpClientOptions): MpClient {
     }
   }
 
-  return {
+  async function postSubscribe(token: string, msg: SubscribeMessage): Promise<{ errcode: number; errmsg: string }> {
+    const url = `${base}/cgi-bin/message/subscribe/send?${new URLSearchParams({ access_token: token }).toString()}`;
+    let res;
+    try {
+      res = await request(
+        fetchImpl,
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(msg) },
+        timeoutMs,
+      );
+    } catch (err) {
+      // Never pass the URL on: its query carries the access token.
+      if (err instanceof HttpError && err.failure.kind === 'timeout') {
+        throw new WxSubscribeError('TIMEOUT', `sendSubscribeMessage: no answer within ${timeoutMs} ms`);
+      }
+      throw new WxSubscribeError('NETWORK', 'sendSubscribeMessage: network error');
+    }
+    if (res.status >= 500) throw new WxSubscribeError('WECHAT_BUSY', `sendSubscribeMessage: HTTP ${res.status}`);
+    if (res.status !== 200) throw new WxSubscribeError('BAD_RESPONSE', `sendSubscribeMessage: HTTP ${res.status}`, { retriable: false });
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new WxSubscribeError('BAD_RESPONSE', 'sendSubscribeMessage: response is not JSON', { retriable: true });
+    }
+    const errcode = typeof body === 'object' && body !== null ? (body as WxJson).errcode : undefined;
+    const n = typeof errcode === 'number' ? errcode : Number(errcode);
+    if (!Number.isInteger(n)) throw new WxSubscribeError('BAD_RESPONSE', 'sendSubscribeMessage: no errcode', { retriable: true });
+    const errmsg = (body as WxJson).errmsg;
+    return { errcode: n, errmsg: typeof errmsg === 'string' ? errmsg.slice(0, 200) : '' };
+  }
+
+  async function tokenFor(what: string): Promise<string> {
+    try {
+      return await client.getAccessToken();
+    } catch (err) {
+      const e = err as WxLoginError;
+      throw new WxSubscribeError('TOKEN_UNAVAILABLE', `${what}: no access token (${e.code ?? 'error'})`, { retriable: e.retriable === true, cause: err });
+    }
+  }
+
+  const client: MpClient = {
+    async sendSubscribeMessage(msg) {
+      for (const [name, v] of [['touser', msg.touser], ['template_id', msg.template_id]] as const) {
+        if (typeof v !== 'string' || v === '') throw new TypeError(`sendSubscribeMessage: ${name} is required`);
+      }
+      let token = await tokenFor('sendSubscribeMessage');
+      let answer = await postSubscribe(token, msg);
+      if (answer.errcode === 40001 || answer.errcode === 42001) {
+        // WeChat no longer takes this token (refreshed elsewhere, or expired early): once more with a new one
+        await client.invalidateAccessToken(token);
+        token = await tokenFor('sendSubscribeMessage');
+        answer = await postSubscribe(token, msg);
+      }
+      if (answer.errcode === 0) return;
+      const code = SUBSCRIBE_ERRCODES.get(answer.errcode) ?? 'WECHAT_ERROR';
+      throw new WxSubscribeError(code, `sendSubscribeMessage: WeChat errcode ${answer.errcode}${answer.errmsg ? ` (${answer.errmsg})` : ''}`, {
+        errcode: answer.errcode,
+      });
+    },
+
     async code2Session(code) {
       if (typeof code !== 'string' || !CODE_RE.test(code)) {
         throw new WxLoginError('INVALID_CODE', 'code2Session: the login code is malformed');
@@ -197,4 +323,5 @@ export function createMpClient(opts: MpClientOptions): MpClient {
       if (redis) await redis.eval(COMPARE_AND_DEL, 1, cacheKey, token);
     },
   };
+  return client;
 }

@@ -1,6 +1,6 @@
 // In-test fakes of the mini-program's injected dependencies: a clock whose
 // sleep advances time at once, a memory storage, and a tiny fake API server.
-import type { Order, OrderStatus, PayParams } from '../../../shared/api.js';
+import type { Order, OrderStatus, PayParams, Refund, RefundRequest } from '../../../shared/api.js';
 import type { Storage } from '../../../miniprogram/services/auth.js';
 import type { HttpRequestOptions, HttpResponse, RequestFn } from '../../../miniprogram/services/http.js';
 import type { PaymentCallbackResult, RequestPaymentParams } from '../../../miniprogram/services/payment.js';
@@ -56,7 +56,7 @@ export interface Seen {
   body: unknown;
 }
 
-type Override = (req: Seen) => HttpResponse | Promise<HttpResponse> | 'network' | undefined;
+type Override = (req: Seen) => HttpResponse | Promise<HttpResponse | 'network' | undefined> | 'network' | undefined;
 
 /**
  * A fake of the server's HTTP API, enough for the client's logic: sessions,
@@ -78,6 +78,9 @@ export function fakeServer() {
     paySign: 'ABCDEF0123',
   };
   const overrides: Override[] = [];
+  const refunds = new Map<string, Refund[]>();
+  const requests = new Map<string, RefundRequest[]>();
+  let requestSeq = 0;
 
   function order(id: string, status: OrderStatus = 'CREATED'): Order {
     const o: Order = {
@@ -112,6 +115,34 @@ export function fakeServer() {
     if (req.token === undefined || !tokens.has(req.token)) return err(401, 'UNAUTHORIZED');
     if (req.method === 'GET' && req.path === '/api/products') {
       return json(200, { items: [{ sku: 'tea', name: 'Tea', description: 'green', price: 1250 }] });
+    }
+    if (req.method === 'GET' && /^\/api\/orders(\?.*)?$/.test(req.path)) {
+      const items = [...orders.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).map((o) => ({ ...o }));
+      return json(200, { items });
+    }
+    const r = /^\/api\/orders\/([^/?]+)\/(refunds|refund-requests)$/.exec(req.path);
+    if (r !== null) {
+      const o = orders.get(decodeURIComponent(r[1]!));
+      if (o === undefined) return err(404, 'NOT_FOUND');
+      if (req.method === 'GET' && r[2] === 'refunds') return json(200, { items: structuredClone(refunds.get(o.id) ?? []) });
+      if (req.method === 'GET') return json(200, { items: structuredClone(requests.get(o.id) ?? []) });
+      if (req.method === 'POST') {
+        const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+        if (typeof reason !== 'string' || reason.length < 1 || reason.length > 200) return err(400, 'VALIDATION_ERROR');
+        const paid = o.status === 'PAID' || o.status === 'PARTIALLY_REFUNDED';
+        if (!paid || (o.refundedAmount ?? 0) >= o.amount) return err(409, 'ORDER_NOT_REFUNDABLE');
+        const list = requests.get(o.id) ?? [];
+        if (list.some((x) => x.status === 'PENDING')) return err(409, 'REFUND_REQUEST_OPEN');
+        const created: RefundRequest = {
+          id: `rr${++requestSeq}`,
+          orderId: o.id,
+          reason,
+          status: 'PENDING',
+          createdAt: new Date(Date.UTC(2024, 4, 1, 4, requestSeq)).toISOString(),
+        };
+        requests.set(o.id, [...list, created]);
+        return json(201, structuredClone(created));
+      }
     }
     const m = /^\/api\/orders\/([^/?]+)(\/pay|\/cancel)?$/.exec(req.path);
     if (m !== null) {
@@ -161,8 +192,33 @@ export function fakeServer() {
     setPayParams(p: Partial<PayParams> & Record<string, unknown>) {
       payParams = { ...payParams, ...p };
     },
+    /** answers matching requests first (undefined: not this one); returns a function that removes it */
     override(o: Override) {
       overrides.push(o);
+      return () => {
+        const i = overrides.indexOf(o);
+        if (i >= 0) overrides.splice(i, 1);
+      };
+    },
+    /** a paid order, as the server returns one (paidAt, transactionId) */
+    paidOrder(id: string, extra: Partial<Order> = {}): Order {
+      const o = order(id, 'PAID');
+      Object.assign(o, { paidAt: new Date(60_000).toISOString(), transactionId: `4200000000${id}`, ...extra });
+      return o;
+    },
+    refunds,
+    requests,
+    /** a refund WeChat is working on (or done with) */
+    addRefund(orderId: string, refund: Partial<Refund> & Pick<Refund, 'id' | 'amount' | 'status'>) {
+      const full: Refund = { reason: 'buyer request', createdAt: new Date(120_000).toISOString(), ...refund };
+      refunds.set(orderId, [...(refunds.get(orderId) ?? []), full]);
+      return full;
+    },
+    /** the shop decides a request (an operator in the console) */
+    decide(orderId: string, requestId: string, status: 'APPROVED' | 'REJECTED', decisionNote?: string) {
+      const rq = (requests.get(orderId) ?? []).find((x) => x.id === requestId);
+      if (rq === undefined) throw new Error(`no request ${requestId}`);
+      Object.assign(rq, { status, decidedAt: new Date(180_000).toISOString(), ...(decisionNote !== undefined ? { decisionNote } : {}) });
     },
     revokeAll() {
       tokens.clear();
@@ -189,4 +245,20 @@ export function fakeRequestPayment(errMsg = 'requestPayment:ok') {
       answer = a;
     },
   };
+}
+
+/** A wx.requestSubscribeMessage fake: records each call's template ids, answers as scripted (default reject). */
+export function fakeRequestSubscribe(answer: (templateId: string) => string | { errCode: number } = () => 'reject') {
+  const calls: string[][] = [];
+  const fn = async (templateIds: string[]): Promise<Record<string, unknown>> => {
+    calls.push([...templateIds]);
+    const out: Record<string, unknown> = { errMsg: 'requestSubscribeMessage:ok' };
+    for (const id of templateIds) {
+      const a = answer(id);
+      if (typeof a !== 'string') throw { errCode: a.errCode, errMsg: `requestSubscribeMessage:fail ${a.errCode}` };
+      out[id] = a;
+    }
+    return out;
+  };
+  return { calls, fn };
 }

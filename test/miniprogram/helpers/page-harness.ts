@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createWxShim, type WxShim } from './wx-shim.js';
+import { createWxShim, type WxShim, type WxShimOptions } from './wx-shim.js';
 
 export const MINIPROGRAM_DIR = fileURLToPath(new URL('../../../miniprogram/', import.meta.url));
 
@@ -155,6 +155,33 @@ function datasetKey(name: string): string {
   return name.toLowerCase().replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
+/**
+ * The WeUI extended-library components the pages use (app.json useExtendedLib weui), reduced to
+ * what they show: their text attributes around their slot content, as weui-miniprogram's own
+ * templates lay them out (cell: title, value or the default slot, footer; loading: tips while shown).
+ */
+const WEUI_COMPONENTS = new Set(['mp-cells', 'mp-cell', 'mp-loading']);
+
+function renderComponent(el: RenderedElement): void {
+  if (!el.tag.startsWith('mp-')) return;
+  if (!WEUI_COMPONENTS.has(el.tag)) throw new Error(`<${el.tag}> is not a WeUI component the page harness knows`);
+  const text = (name: string): string[] => {
+    const v = el.attrs[name];
+    return v === undefined || v === null || v === '' || v === true ? [] : [String(v)];
+  };
+  if (el.tag === 'mp-loading') {
+    const shown = el.attrs.show === undefined || (el.attrs.show !== false && el.attrs.show !== 'false');
+    el.children = shown ? [...text('tips')] : [];
+    return;
+  }
+  if (el.tag === 'mp-cells') {
+    el.children = [...text('title'), ...el.children, ...text('footer')];
+    return;
+  }
+  const value = text('value');
+  el.children = [...text('title'), ...(value.length > 0 ? value : el.children), ...text('footer')];
+}
+
 export function renderWxml(nodes: WxmlNode[], data: Dict, warn: (problem: string) => void = () => undefined): RenderedElement {
   const root: RenderedElement = { tag: '#root', attrs: {}, dataset: {}, events: {}, children: [], parent: null };
   const renderList = (list: WxmlNode[], scope: Dict, parent: RenderedElement) => {
@@ -201,6 +228,7 @@ export function renderWxml(nodes: WxmlNode[], data: Dict, warn: (problem: string
           else el.attrs[name] = value;
         }
         renderList(node.children, s, el);
+        renderComponent(el);
         parent.children.push(el);
       };
       if ('wx:for' in a) {
@@ -328,6 +356,10 @@ export interface PageHandle {
   tappables(): string[];
   /** taps the nth element with a tap binding whose text is `label` (or matches it), as a user would */
   tap(label: string | RegExp, opts?: { nth?: number }): TapResult;
+  /** types into the nth element with an input binding (textarea, input), as a user would: fires bindinput with { value } */
+  input(value: string, opts?: { nth?: number }): unknown;
+  /** what wx.setNavigationBarTitle last set while this page was on top ('' if nothing) */
+  readonly title: string;
   /** the user pulls down (only when index.json enables it) */
   pullDown(): unknown;
   /** the user scrolls to the bottom */
@@ -393,6 +425,17 @@ let installed: Harness | undefined;
 export interface HarnessOptions {
   /** what wx.login answers (sandbox mode never calls it: leave it out to make a call an error) */
   mintCode?: () => Promise<string>;
+  /** wx.getAppBaseInfo().language: WeChat's language setting (default 'zh_CN', as on most buyers' phones) */
+  language?: string;
+  /** wx.getAccountInfoSync().miniProgram.envVersion (default 'develop', as in DevTools) */
+  envVersion?: string;
+  /** wx.requestSubscribeMessage's answer per template (see WxShimOptions.subscribe; default reject) */
+  subscribe?: WxShimOptions['subscribe'];
+  /**
+   * wx.request goes here instead of over the network (the fakes' fakeServer().request): resolves
+   * with any HTTP status, rejects like wx.request's fail
+   */
+  request?: (o: { url: string; method: 'GET' | 'POST'; data?: unknown; header: Record<string, string>; timeout?: number }) => Promise<{ statusCode: number; data: unknown }>;
 }
 
 /** Installs the globals once per process; later calls return the same harness. */
@@ -402,7 +445,9 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
   const shim = createWxShim({
     mintCode: opts.mintCode ?? (() => Promise.reject(new Error('wx.login called, but the harness has no login codes'))),
     // no sandboxBase: wx.requestPayment is recorded (shim.payments) and fails
+    ...(opts.subscribe !== undefined ? { subscribe: opts.subscribe } : {}),
   });
+  const titles = new Map<PageHandle, string>();
   const definitions = new Map<string, Dict>();
   const navigations: Navigation[] = [];
   const toasts: Dict[] = [];
@@ -557,6 +602,30 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
           if (b.catches) break;
         }
         return res;
+      },
+      input(value, o = {}) {
+        if (handle.unloaded) throw new Error(`input on ${route}, which is unloaded`);
+        const found = [...walk(handle.render())].filter((e) => e.events.input !== undefined);
+        const target = found[o.nth ?? 0];
+        if (target === undefined) throw new Error(`${route}: no element with an input binding (#${o.nth ?? 0})`);
+        const max = target.attrs.maxlength;
+        // WeChat cuts what is typed at maxlength (140 when not set; -1: no limit)
+        const limit = max === undefined ? 140 : Number(max);
+        const typed = limit >= 0 ? value.slice(0, limit) : value;
+        const b = target.events.input!;
+        const method = instance[b.method];
+        if (typeof method !== 'function') throw new Error(`${route}: input bound to ${b.method}, which the page does not have`);
+        return (method as Fn).call(instance, {
+          type: 'input',
+          timeStamp: Date.now(),
+          detail: { value: typed, cursor: typed.length, keyCode: 0 },
+          target: { id: String(target.attrs.id ?? ''), dataset: { ...target.dataset } },
+          currentTarget: { id: String(target.attrs.id ?? ''), dataset: { ...target.dataset } },
+          mark: {},
+        });
+      },
+      get title() {
+        return titles.get(handle) ?? '';
       },
       pullDown() {
         if (jsonOf(route).enablePullDownRefresh !== true) throw new Error(`${route}: pull-down refresh is not enabled in index.json`);
@@ -749,6 +818,22 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
     request: (o: RequestOpts) => {
       let done!: () => void;
       void track(new Promise<void>((resolve) => (done = resolve)));
+      if (opts.request !== undefined) {
+        shim.requests.push({ method: o.method ?? 'GET', url: o.url });
+        const req = { url: o.url, method: o.method ?? 'GET', header: o.header ?? {}, ...(o.data !== undefined ? { data: structuredClone(o.data) } : {}), ...(o.timeout !== undefined ? { timeout: o.timeout } : {}) };
+        void opts.request(req).then(
+          (res) => setTimeout(() => {
+            done();
+            o.success?.({ statusCode: res.statusCode, data: structuredClone(res.data) });
+          }, 0),
+          (err: unknown) => setTimeout(() => {
+            done();
+            const errMsg = typeof err === 'object' && err !== null && typeof (err as { errMsg?: unknown }).errMsg === 'string' ? (err as { errMsg: string }).errMsg : 'request:fail';
+            o.fail?.({ errMsg });
+          }, 0),
+        );
+        return undefined;
+      }
       return shim.request({
         ...o,
         success: (res) => {
@@ -763,6 +848,15 @@ export function installPageHarness(opts: HarnessOptions = {}): Harness {
     },
     login: shim.login.bind(shim),
     requestPayment: shim.requestPayment.bind(shim),
+    requestSubscribeMessage: shim.requestSubscribeMessage.bind(shim),
+    getAppBaseInfo: () => ({ language: opts.language ?? 'zh_CN', SDKVersion: '3.6.0', enableDebug: false, host: { appId: '' }, theme: 'light' }),
+    getAccountInfoSync: () => ({ miniProgram: { appId: 'touristappid', envVersion: opts.envVersion ?? 'develop', version: '' }, plugin: {} }),
+    setNavigationBarTitle: (o: CbOpts & { title?: unknown }) => {
+      const top = stack[stack.length - 1];
+      if (typeof o.title !== 'string') throw new Error('setNavigationBarTitle takes a string title');
+      if (top !== undefined) titles.set(top, o.title);
+      ok('setNavigationBarTitle', o);
+    },
     getStorageSync: shim.getStorageSync.bind(shim),
     setStorageSync: shim.setStorageSync.bind(shim),
     removeStorageSync: shim.removeStorageSync.bind(shim),

@@ -13,6 +13,11 @@ export interface WxShimOptions {
   appId?: string;
   /** what the user does in the pay sheet; default 'pay' */
   outcome?: () => CashierOutcome;
+  /**
+   * what wx.requestSubscribeMessage answers for each template: an answer ('accept', 'reject', …) or
+   * an errCode for a fail; default: every template rejected (the user said no)
+   */
+  subscribe?: (templateId: string) => 'accept' | 'reject' | 'ban' | 'filter' | number;
 }
 
 export interface WxShim extends WxLike {
@@ -21,6 +26,8 @@ export interface WxShim extends WxLike {
   requests: Array<{ method: string; url: string }>;
   /** every wx.requestPayment argument, callbacks left out */
   payments: Array<Record<string, unknown>>;
+  /** every wx.requestSubscribeMessage's tmplIds */
+  subscribeRequests: string[][];
   logins: number;
 }
 
@@ -37,11 +44,13 @@ export function createWxShim(opts: WxShimOptions): WxShim {
   const storage = new Map<string, unknown>();
   const requests: WxShim['requests'] = [];
   const payments: WxShim['payments'] = [];
+  const subscribeRequests: WxShim['subscribeRequests'] = [];
 
   const shim: WxShim = {
     storage,
     requests,
     payments,
+    subscribeRequests,
     logins: 0,
 
     request(o) {
@@ -90,6 +99,16 @@ export function createWxShim(opts: WxShimOptions): WxShim {
           answer(typeof data.errMsg === 'string' ? data.errMsg : 'requestPayment:fail');
         })
         .catch(() => answer('requestPayment:fail network'));
+    },
+
+    requestSubscribeMessage(o) {
+      subscribeRequests.push([...o.tmplIds]);
+      const answers = o.tmplIds.map((id) => [id, opts.subscribe?.(id) ?? 'reject'] as const);
+      const failed = answers.find(([, a]) => typeof a === 'number');
+      setTimeout(() => {
+        if (failed !== undefined) o.fail?.({ errCode: failed[1] as number, errMsg: `requestSubscribeMessage:fail errCode ${String(failed[1])}` });
+        else o.success?.({ errMsg: 'requestSubscribeMessage:ok', ...Object.fromEntries(answers) } as Record<string, string>);
+      }, 0);
     },
 
     login(o) {

@@ -2,40 +2,44 @@
 // harness's own runtime rules (setData paths, refused navigations), so that the
 // walk can trust them.
 import t from 'tap';
-import { config } from '../../../miniprogram/config.js';
+import { develop } from '../../../miniprogram/config.js';
 import { installPageHarness, parseDataPath, renderWxml, parseWxml } from '../helpers/page-harness.js';
 
 // port 9 (discard): nothing listens there, the connection is refused at once
-config.apiBase = 'http://127.0.0.1:9';
-config.sandbox.base = 'http://127.0.0.1:9';
+develop.apiBase = 'http://127.0.0.1:9';
+develop.sandbox.base = 'http://127.0.0.1:9';
 
+// a buyer's phone in Chinese (the harness's default language)
 const h = installPageHarness();
+const OFFLINE = '无法连接服务器，请检查网络后重试';
 
 t.test('server down: goods says it could not reach the server, with Retry', async (t) => {
   const goods = await h.launch();
   await h.waitFor('goods settled', () => goods.data.loading === false);
-  t.equal(goods.data.error, 'Could not reach the server. Check the connection and retry.');
-  t.match(goods.text(), 'Could not reach the server');
-  t.same(goods.tappables(), ['My orders', 'Retry', 'Checkout']);
-  t.match(goods.tap('Checkout'), { fired: false, reason: 'disabled' });
-  const tapped = goods.tap('Retry');
+  t.equal(goods.data.error, OFFLINE);
+  t.match(goods.text(), OFFLINE);
+  t.equal(goods.title, '商品', 'the title, in Chinese');
+  t.same(goods.tappables(), ['我的订单', '重试', '去结算']);
+  t.notMatch(goods.text(), '暂无商品', 'an error is not an empty shop');
+  t.match(goods.tap('去结算'), { fired: false, reason: 'disabled' });
+  const tapped = goods.tap('重试');
   t.ok(tapped.fired);
   t.equal(goods.data.loading, true, 'Retry loads again');
   await tapped.result;
-  t.equal(goods.data.error, 'Could not reach the server. Check the connection and retry.');
+  t.equal(goods.data.error, OFFLINE);
   t.equal(h.shim.payments.length, 0);
 });
 
 t.test('server down: My orders says so, with Retry; pull-down works where index.json enables it', async (t) => {
   const goods = h.current();
-  t.ok(goods.tap('My orders').fired);
+  t.ok(goods.tap('我的订单').fired);
   await h.settle();
   const orders = h.current();
   t.equal(orders.route, 'pages/orders/index');
   await h.waitFor('orders settled', () => orders.data.loading === false);
-  t.equal(orders.data.error, 'Could not reach the server. Check the connection and retry.');
-  t.same(orders.tappables(), ['Retry']);
-  t.notMatch(orders.text(), 'No orders yet.', 'an error is not an empty list');
+  t.equal(orders.data.error, OFFLINE);
+  t.same(orders.tappables(), ['重试']);
+  t.notMatch(orders.text(), '还没有订单', 'an error is not an empty list');
   const stops = h.toasts.filter((x) => x.api === 'stopPullDownRefresh').length;
   orders.pullDown();
   await h.waitFor('pull-down ends', () => h.toasts.filter((x) => x.api === 'stopPullDownRefresh').length === stops + 1);
@@ -47,19 +51,47 @@ t.test('server down: My orders says so, with Retry; pull-down works where index.
 t.test('server down: confirm with a cart says so, with Retry, and keeps the cart for it', async (t) => {
   const goods = h.current();
   goods.instance.setData({ items: [{ sku: 'x', name: 'X', description: '', price: 100, priceText: '¥1.00', quantity: 1 }], count: 1 });
-  t.ok(goods.tap('Checkout').fired);
+  t.ok(goods.tap('去结算').fired);
   await h.settle();
   const confirm = h.current();
   await h.waitFor('confirm settled', () => confirm.data.loading === false);
-  t.match(confirm.data, { orderId: '', error: 'Could not reach the server. Check the connection and retry.' });
-  t.same(confirm.tappables(), ['Retry'], 'no Pay button without an order');
+  t.match(confirm.data, { orderId: '', error: OFFLINE });
+  t.same(confirm.tappables(), ['重试'], 'no Pay button without an order');
   const app = (globalThis as unknown as { getApp(): { globalData: { cart: unknown[] } } }).getApp();
   t.same(app.globalData.cart, [{ sku: 'x', quantity: 1 }], 'the cart is kept for the retry');
-  const retried = confirm.tap('Retry');
+  const retried = confirm.tap('重试');
   t.ok(retried.fired);
   t.equal(confirm.data.loading, true);
   await h.waitFor('retry settled', () => confirm.data.loading === false);
-  t.match(confirm.data, { loading: false, error: 'Could not reach the server. Check the connection and retry.' });
+  t.match(confirm.data, { loading: false, error: OFFLINE });
+});
+
+t.test('server down: the order detail and the refund request say so, with Retry; nothing is requested', async (t) => {
+  while (h.pages().length > 1) await h.back();
+  const wx = h.wx as Record<string, (o: object) => void>;
+  wx.navigateTo!({ url: '/pages/order-detail/index?id=0123456789abcdef01234567' });
+  await h.settle();
+  const detail = h.current();
+  t.equal(detail.route, 'pages/order-detail/index');
+  await h.waitFor('detail settled', () => detail.data.loading === false);
+  t.match(detail.data, { error: OFFLINE, notFound: false, order: null });
+  t.equal(detail.title, '订单详情');
+  t.same(detail.tappables(), ['重试'], 'no pay or refund button without an order');
+  t.notMatch(detail.text(), '订单不存在', 'a network error is not a missing order');
+  const retried = detail.tap('重试');
+  t.ok(retried.fired);
+  await retried.result;
+  t.equal(detail.data.error, OFFLINE);
+
+  wx.navigateTo!({ url: '/pages/refund/index?id=0123456789abcdef01234567' });
+  await h.settle();
+  const refund = h.current();
+  await h.waitFor('refund settled', () => refund.data.loading === false);
+  t.match(refund.data, { error: OFFLINE, availability: '' });
+  t.equal(refund.title, '申请退款');
+  t.same(refund.tappables(), ['重试'], 'no submit button without an order');
+  await h.back();
+  await h.back();
 });
 
 t.test('setData: dotted and indexed paths, synchronous, and warnings for undefined', async (t) => {

@@ -4,7 +4,7 @@
 // sandbox over HTTP. One user, one page stack, step after step.
 import t, { type Test } from 'tap';
 import type { Order, OrderList, Product } from '../../../shared/api.js';
-import { config } from '../../../miniprogram/config.js';
+import { develop as config } from '../../../miniprogram/config.js';
 import { formatFen, isPayable, statusText } from '../../../miniprogram/services/format.js';
 import { startStack } from '../../helpers/stack.js';
 import { installPageHarness, type PageHandle } from '../helpers/page-harness.js';
@@ -27,8 +27,12 @@ config.maxConfirmMs = 10_000;
 // not shortened: past the server's 5 s orderquery interval, so that a stale FAILED after paying again cannot end the poll
 config.failedGraceMs = 6_000;
 config.pageSize = 3;
+// the payment-success subscribe prompt is walked in new-pages-*.test.ts; here the pay sheet comes at once
+config.subscribe.paidTemplateId = '';
 
+// a buyer's phone set to Chinese (the harness default): every label below is what such a buyer reads
 const h = installPageHarness();
+const SHEET: Record<'Pay' | 'Cancel' | 'Fail', string> = { Pay: '支付', Cancel: '取消', Fail: '支付失败' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- what the server says, asked beside the app (not through it) -------------------
@@ -69,19 +73,19 @@ async function payThroughSheet(
   t: Test,
   confirm: PageHandle,
   choice: 'Pay' | 'Cancel' | 'Fail' | 'dismiss',
-  button: RegExp = /^Pay ¥/,
+  button: RegExp = /^支付 ¥/,
 ): Promise<PageHandle> {
   const pays = count('POST', `/api/orders/${String(confirm.data.orderId)}/pay`);
   const tapped = confirm.tap(button);
   t.ok(tapped.fired, 'Pay tapped');
   const sheet = await h.nextDialog('actionSheet');
-  t.match(sheet.options, { alertText: 'Simulated WeChat Pay (sandbox)', itemList: ['Pay', 'Cancel', 'Fail'] }, 'the simulated pay sheet');
-  t.match(confirm.data, { paying: true, payLabel: 'Waiting for WeChat Pay…' }, 'the button is locked while the sheet is up');
-  t.match(confirm.tap(/^Waiting for WeChat Pay… ¥/), { fired: false, reason: 'disabled' }, 'a second tap does nothing');
+  t.match(sheet.options, { alertText: '模拟微信支付（沙箱）', itemList: ['支付', '取消', '支付失败'] }, 'the simulated pay sheet');
+  t.match(confirm.data, { paying: true, payLabel: '等待微信支付…' }, 'the button is locked while the sheet is up');
+  t.match(confirm.tap(/^等待微信支付… ¥/), { fired: false, reason: 'disabled' }, 'a second tap does nothing');
   await (confirm.instance.pay as () => Promise<void>).call(confirm.instance); // even past the disabled button
   t.equal(count('POST', `/api/orders/${String(confirm.data.orderId)}/pay`), pays + 1, 'one pay request');
   if (choice === 'dismiss') sheet.dismiss();
-  else sheet.choose(choice);
+  else sheet.choose(SHEET[choice]);
   await tapped.result;
   await h.settle();
   t.ok(confirm.unloaded, 'the confirm page is gone (redirectTo)');
@@ -97,7 +101,8 @@ t.test('launch: silent login with a sandbox login code, the goods page lists the
   const goods = await h.launch();
   t.equal(goods.route, 'pages/goods/index', 'the first page of app.json');
   t.same(goods.lifecycle, ['onLoad', 'onShow', 'onReady']);
-  t.match(goods.text(), /Loading…/, 'loading shown at first');
+  t.match(goods.text(), /加载中…/, 'loading shown at first');
+  t.equal(goods.title, '商品', 'its title, in Chinese');
   await loaded(goods);
   t.equal(goods.data.error, '', 'no error');
   products = ((await (await fetch(`${stack.apiBase}/api/products`)).json()) as { items: Product[] }).items;
@@ -116,10 +121,10 @@ t.test('launch: silent login with a sandbox login code, the goods page lists the
 
 t.test('choose quantities, checkout: the confirm page shows the server amount', async (t) => {
   const goods = h.current();
-  t.match(goods.tap('Checkout'), { fired: false, reason: 'disabled' }, 'Checkout is disabled with nothing chosen');
+  t.match(goods.tap('去结算'), { fired: false, reason: 'disabled' }, 'Checkout is disabled with nothing chosen');
   (goods.instance.toConfirm as () => void).call(goods.instance);
   await h.settle();
-  t.match(h.toasts.at(-1), { api: 'showToast', title: 'Pick something first' }, 'and says why when reached anyway');
+  t.match(h.toasts.at(-1), { api: 'showToast', title: '请先选择商品' }, 'and says why when reached anyway');
   t.equal(h.pages().length, 1, 'no navigation');
   t.match(goods.tap('−'), { fired: false, reason: 'disabled' }, '− is disabled at zero');
 
@@ -128,10 +133,10 @@ t.test('choose quantities, checkout: the confirm page shows the server amount', 
   t.ok(goods.tap('+', { nth: 1 }).fired);
   const [p0, p1] = [products[0]!, products[1]!];
   t.match(goods.data, { count: 3, totalText: formatFen(p0.price * 2 + p1.price) });
-  t.match(goods.text(), `3 item(s) · ${formatFen(p0.price * 2 + p1.price)}`);
+  t.match(goods.text(), `共 3 件 · ${formatFen(p0.price * 2 + p1.price)}`);
 
   const creates = count('POST', '/api/orders');
-  t.ok(goods.tap('Checkout').fired);
+  t.ok(goods.tap('去结算').fired);
   await h.settle();
   t.match(h.navigations.at(-1), { api: 'navigateTo', route: 'pages/confirm/index', query: {} });
   t.equal(goods.lifecycle.at(-1), 'onHide', 'goods hidden, kept in the stack');
@@ -142,9 +147,10 @@ t.test('choose quantities, checkout: the confirm page shows the server amount', 
   placed.push(order.id);
   t.equal(order.amount, p0.price * 2 + p1.price, 'the server priced the cart');
   t.match(confirm.data, { amountText: formatFen(order.amount), outTradeNo: order.outTradeNo, payable: true, paying: false });
-  t.match(confirm.text(), `Total (from the merchant) ${formatFen(order.amount)}`);
+  t.match(confirm.text(), `合计（以商家计算为准） ${formatFen(order.amount)}`);
+  t.equal(confirm.title, '确认订单');
   t.match(confirm.text(), `${p0.name} × 2`);
-  t.same(confirm.tappables(), [`Pay ${formatFen(order.amount)}`]);
+  t.same(confirm.tappables(), [`支付 ${formatFen(order.amount)}`]);
   t.same((h.wx.getStorageSync as (k: string) => unknown)('wxpay.session') !== '', true);
   t.same((globalThis as unknown as { getApp(): { globalData: { cart: unknown[] } } }).getApp().globalData.cart, [], 'the cart is handed over once');
 });
@@ -163,17 +169,17 @@ t.test('Pay → simulated sheet → Pay: "Paid" only once the server says PAID',
   t.same(h.pages().map((p) => p.route), ['pages/goods/index', 'pages/result/index']);
   t.match(result.query, { id, state: 'confirming' });
   await h.waitFor('three polls', () => polls(id) >= 3);
-  t.match(result.data, { state: 'confirming', title: 'Confirming payment…', busy: true });
-  t.notMatch(result.text(), /\bPaid\b/, 'not "Paid" while the server does not know');
+  t.match(result.data, { state: 'confirming', title: '正在确认支付结果…', busy: true });
+  t.notMatch(result.text(), '支付成功', 'not "Paid" while the server does not know');
   t.same(result.tappables(), [], 'no way out but back while confirming');
   t.not((await serverOrder(id)).status, 'PAID');
 
   await stack.clearFaults(); // WeChat answers again: the next poll's orderquery finds the payment
   await h.waitFor('paid', () => result.data.state === 'paid');
   t.equal((await serverOrder(id)).status, 'PAID', 'the server says PAID');
-  t.match(result.data, { title: 'Paid', amountText: formatFen(order.amount), orderStatus: statusText('PAID'), canPayAgain: false, canRetry: false });
-  t.match(result.text(), 'Paid');
-  t.same(result.tappables(), ['My orders', 'Back to the shop']);
+  t.match(result.data, { title: '支付成功', amountText: formatFen(order.amount), orderStatus: '已支付', canPayAgain: false, canRetry: false });
+  t.match(result.text(), '支付成功');
+  t.same(result.tappables(), ['查看订单', '我的订单', '返回商城']);
   const n = polls(id);
   await sleep(500);
   t.equal(polls(id), n, 'polling ended with the answer');
@@ -182,14 +188,14 @@ t.test('Pay → simulated sheet → Pay: "Paid" only once the server says PAID',
 
 t.test('Cancel: "Payment not completed", nothing polled, Pay again and My orders → Pay both reach the order', async (t) => {
   const result = h.current();
-  t.ok(result.tap('Back to the shop').fired);
+  t.ok(result.tap('返回商城').fired);
   await h.settle();
   t.match(h.navigations.at(-1), { api: 'reLaunch', route: 'pages/goods/index' });
   t.ok(result.unloaded);
   const goods = await loaded(h.current());
   t.same(h.pages().map((p) => p.route), ['pages/goods/index'], 'a fresh stack');
   goods.tap('+', { nth: products.length - 1 });
-  goods.tap('Checkout');
+  goods.tap('去结算');
   await h.settle();
   const confirm = await loaded(h.current());
   const id = String(confirm.data.orderId);
@@ -197,34 +203,34 @@ t.test('Cancel: "Payment not completed", nothing polled, Pay again and My orders
 
   const cancelled = await payThroughSheet(t, confirm, 'Cancel');
   t.match(cancelled.query, { id, state: 'cancelled' });
-  t.match(cancelled.data, { state: 'cancelled', title: 'Payment not completed', canPayAgain: true, busy: false });
+  t.match(cancelled.data, { state: 'cancelled', title: '支付未完成', canPayAgain: true, busy: false });
   await sleep(300);
   t.equal(polls(id), 0, 'a cancel polls nothing');
   t.ok(['CREATED', 'PAYING'].includes((await serverOrder(id)).status), 'the order stays payable');
-  t.same(cancelled.tappables(), ['Pay again', 'My orders', 'Back to the shop']);
+  t.same(cancelled.tappables(), ['重新支付', '查看订单', '我的订单', '返回商城']);
 
   // Pay again: the same order, no new one
   const creates = count('POST', '/api/orders');
-  t.ok(cancelled.tap('Pay again').fired);
+  t.ok(cancelled.tap('重新支付').fired);
   await h.settle();
   t.match(h.navigations.at(-1), { api: 'redirectTo', route: 'pages/confirm/index', query: { orderId: id } });
   const again = await loaded(h.current());
   t.equal(again.data.orderId, id, 'the same order');
   t.equal(count('POST', '/api/orders'), creates, 'no order created');
   const dismissed = await payThroughSheet(t, again, 'dismiss');
-  t.match(dismissed.data, { state: 'cancelled', title: 'Payment not completed' }, 'dismissing the sheet is a cancel');
+  t.match(dismissed.data, { state: 'cancelled', title: '支付未完成' }, 'dismissing the sheet is a cancel');
 
   // My orders → its Pay
-  t.ok(dismissed.tap('My orders').fired);
+  t.ok(dismissed.tap('我的订单').fired);
   await h.settle();
   const orders = h.current();
   t.equal(orders.route, 'pages/orders/index');
   await h.waitFor('orders', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
   const rows = orders.data.rows as Array<{ id: string; payable: boolean; statusText: string }>;
   const row = rows.find((r) => r.id === id);
-  t.match(row, { payable: true, statusText: 'Awaiting payment' });
+  t.match(row, { payable: true, statusText: '待支付' });
   const nth = rows.filter((r) => r.payable).findIndex((r) => r.id === id);
-  t.ok(orders.tap('Pay', { nth }).fired);
+  t.ok(orders.tap('去支付', { nth }).fired);
   await h.settle();
   t.match(h.navigations.at(-1), { api: 'navigateTo', route: 'pages/confirm/index', query: { orderId: id } });
   t.equal(orders.lifecycle.at(-1), 'onHide');
@@ -239,14 +245,14 @@ t.test('Cancel: "Payment not completed", nothing polled, Pay again and My orders
   t.ok(paid.unloaded);
   t.equal(h.current(), orders);
   await h.waitFor('reloaded', () => orders.data.loading === false);
-  t.match((orders.data.rows as typeof rows).find((r) => r.id === id), { payable: false, statusText: 'Paid' });
+  t.match((orders.data.rows as typeof rows).find((r) => r.id === id), { payable: false, statusText: '已支付' });
 });
 
 t.test('Fail: 支付失败, no money taken; 重新支付 reaches the same order, and from My orders it pays', async (t) => {
   await h.back(); // orders → goods
   const goods = h.current();
   t.equal(goods.route, 'pages/goods/index');
-  t.ok(goods.tap('Checkout').fired, 'the quantities chosen are still there');
+  t.ok(goods.tap('去结算').fired, 'the quantities chosen are still there');
   await h.settle();
   const confirm = await loaded(h.current());
   const id = String(confirm.data.orderId);
@@ -261,7 +267,7 @@ t.test('Fail: 支付失败, no money taken; 重新支付 reaches the same order,
   t.match(result.data, { title: '支付失败', detail: '未扣款，可重新支付', canPayAgain: true, orderStatus: '支付失败', amountText: amount });
   t.match(result.text(), '支付失败');
   t.match(result.text(), '未扣款，可重新支付');
-  t.same(result.tappables(), ['重新支付', 'My orders', 'Back to the shop'], 'pay again, the same order');
+  t.same(result.tappables(), ['重新支付', '查看订单', '我的订单', '返回商城'], 'pay again, the same order');
 
   // 重新支付 on the result page: the confirm page of the same order, which says so
   const creates = count('POST', '/api/orders');
@@ -276,7 +282,7 @@ t.test('Fail: 支付失败, no money taken; 重新支付 reaches the same order,
 
   // My orders: the FAILED order says so and has 重新支付, which pays it
   await h.back(); // confirm → goods
-  t.ok(h.current().tap('My orders').fired);
+  t.ok(h.current().tap('我的订单').fired);
   await h.settle();
   const orders = h.current();
   t.equal(orders.route, 'pages/orders/index');
@@ -293,7 +299,7 @@ t.test('Fail: 支付失败, no money taken; 重新支付 reaches the same order,
   const paid = await payThroughSheet(t, fromOrders, 'Pay', /^重新支付 ¥/);
   await h.waitFor('paid', () => paid.data.state === 'paid', 15_000);
   t.equal((await serverOrder(id)).status, 'PAID', 'the server says PAID');
-  t.match(paid.data, { title: 'Paid', orderStatus: statusText('PAID') });
+  t.match(paid.data, { title: '支付成功', orderStatus: statusText('PAID') });
   t.equal(count('POST', '/api/orders'), creates, 'still the same order');
 
   await h.back(); // result → My orders, which reloads
@@ -309,21 +315,21 @@ t.test('My orders: newest first, the server statuses, pages of 3 until the end; 
     placed.push(o.id);
   }
   while (h.pages().length > 1) await h.back();
-  t.ok(h.current().tap('My orders').fired);
+  t.ok(h.current().tap('我的订单').fired);
   await h.settle();
   const orders = h.current();
   t.equal(orders.route, 'pages/orders/index');
   await h.waitFor('first page', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
   t.equal((orders.data.rows as unknown[]).length, 3, 'one page of config.pageSize');
   t.equal(orders.data.done, false);
-  t.notMatch(orders.text(), 'That is all.');
+  t.notMatch(orders.text(), '没有更多了');
   for (let i = 0; i < 5 && orders.data.done !== true; i++) {
     const before = (orders.data.rows as unknown[]).length;
     orders.reachBottom();
     await h.waitFor('next page', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > before);
   }
   t.equal(orders.data.done, true, 'reached the end');
-  t.match(orders.text(), 'That is all.');
+  t.match(orders.text(), '没有更多了');
   const rows = orders.data.rows as Array<{ id: string; status: string; statusText: string; amountText: string; payable: boolean }>;
   t.same(rows.map((r) => r.id), [...placed].reverse(), 'every order, newest first, none twice');
   const truth = await server<OrderList>('GET', '/api/orders?limit=50');
@@ -339,13 +345,13 @@ t.test('My orders: newest first, the server statuses, pages of 3 until the end; 
   // Cancel the newest
   const newest = rows[0]!;
   t.ok(newest.payable);
-  const tapped = orders.tap('Cancel', { nth: 0 });
+  const tapped = orders.tap('取消订单', { nth: 0 });
   t.ok(tapped.fired);
   t.equal(orders.data.cancelling, newest.id, 'its buttons are disabled meanwhile');
-  t.match(orders.tap('Cancel', { nth: 0 }), { fired: false, reason: 'disabled' });
+  t.match(orders.tap('取消订单', { nth: 0 }), { fired: false, reason: 'disabled' });
   await tapped.result;
   t.equal((await serverOrder(newest.id)).status, 'CLOSED');
-  t.match((orders.data.rows as typeof rows)[0], { id: newest.id, status: 'CLOSED', statusText: 'Closed', payable: false });
+  t.match((orders.data.rows as typeof rows)[0], { id: newest.id, status: 'CLOSED', statusText: '已关闭', payable: false });
   t.equal(orders.data.cancelling, '');
 
   // pull down: the first page again
@@ -364,7 +370,7 @@ t.test('result page hidden while confirming: polling stops; shown again: it resu
     payApi: { action: 'SYSTEMERROR', api: 'orderquery', count: 10_000 },
   });
   t.teardown(() => stack.clearFaults());
-  t.ok(orders.tap('Pay', { nth: rows.filter((r) => r.payable).indexOf(target) }).fired);
+  t.ok(orders.tap('去支付', { nth: rows.filter((r) => r.payable).indexOf(target) }).fired);
   await h.settle();
   const confirm = await loaded(h.current());
   t.equal(confirm.data.orderId, target.id);
@@ -374,7 +380,7 @@ t.test('result page hidden while confirming: polling stops; shown again: it resu
   h.hideApp(); // Home
   t.equal(result.lifecycle.at(-1), 'onHide');
   await h.waitFor('stopped', () => result.data.state === 'stopped');
-  t.match(result.data, { title: 'Confirming payment…' }, 'still says confirming');
+  t.match(result.data, { title: '正在确认支付结果…' }, 'still says confirming');
   const n = polls(target.id);
   await sleep(800); // four times the longest poll interval
   t.equal(polls(target.id), n, 'no GET /api/orders/:id while hidden');
@@ -395,7 +401,7 @@ t.test('result page hidden while confirming: polling stops; shown again: it resu
     notify: { action: 'drop', outTradeNo: next.outTradeNo },
     payApi: { action: 'SYSTEMERROR', api: 'orderquery', count: 10_000 },
   });
-  t.ok(orders.tap('Pay', { nth: 0 }).fired);
+  t.ok(orders.tap('去支付', { nth: 0 }).fired);
   await h.settle();
   const result2 = await payThroughSheet(t, await loaded(h.current()), 'Pay');
   t.equal(result2.query.id, next.id);
@@ -413,27 +419,27 @@ t.test('WeChat unavailable at prepay: the error is shown with Retry payment, and
   await h.back(); // orders → goods
   const goods = h.current();
   t.equal(goods.route, 'pages/goods/index');
-  t.ok(goods.tap('Checkout').fired);
+  t.ok(goods.tap('去结算').fired);
   await h.settle();
   const confirm = await loaded(h.current());
   const id = String(confirm.data.orderId);
   await stack.faults({ payApi: { action: 'SYSTEMERROR', api: 'unifiedorder', count: 10_000 } });
   t.teardown(() => stack.clearFaults());
   const sheets = h.dialogs.length;
-  const tapped = confirm.tap(/^Pay ¥/);
+  const tapped = confirm.tap(/^支付 ¥/);
   t.ok(tapped.fired);
   await tapped.result;
   await h.settle();
   t.equal(h.current(), confirm, 'still on the confirm page');
   t.equal(h.dialogs.length, sheets, 'no pay sheet without pay params');
-  t.match(confirm.data, { paying: false, payLabel: 'Retry payment', payable: true });
+  t.match(confirm.data, { paying: false, payLabel: '重试支付', payable: true });
   t.not(confirm.data.error, '', 'an error is shown');
   t.match(confirm.text(), String(confirm.data.error));
-  t.same(confirm.tappables(), [`Retry payment ${String(confirm.data.amountText)}`]);
+  t.same(confirm.tappables(), [`重试支付 ${String(confirm.data.amountText)}`]);
   t.ok(['CREATED', 'PAYING'].includes((await serverOrder(id)).status), 'nothing paid');
 
   await stack.clearFaults();
-  const result = await payThroughSheet(t, confirm, 'Pay', /^Retry payment ¥/);
+  const result = await payThroughSheet(t, confirm, 'Pay', /^重试支付 ¥/);
   await h.waitFor('paid', () => result.data.state === 'paid');
   t.equal((await serverOrder(id)).status, 'PAID');
 });
@@ -444,7 +450,7 @@ t.test('a token the server no longer knows: My orders still loads, after one sil
   const stored = h.shim.storage.get(key) as { token: string; expiresAt: number };
   h.shim.storage.set(key, { ...stored, token: 'made-up-token' });
   const sessions = count('POST', '/api/session');
-  t.ok(result.tap('My orders').fired);
+  t.ok(result.tap('我的订单').fired);
   await h.settle();
   const orders = h.current();
   await h.waitFor('orders', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
@@ -456,7 +462,7 @@ t.test('a token the server no longer knows: My orders still loads, after one sil
 t.test('pay refused while another device is paying the same order: the refusal stays on screen', async (t) => {
   while (h.pages().length > 1) await h.back();
   const goods = h.current();
-  t.ok(goods.tap('Checkout').fired);
+  t.ok(goods.tap('去结算').fired);
   await h.settle();
   const confirm = await loaded(h.current());
   const id = String(confirm.data.orderId);
@@ -466,7 +472,7 @@ t.test('pay refused while another device is paying the same order: the refusal s
   const other = server<unknown>('POST', `/api/orders/${id}/pay`, {}).catch((e: unknown) => e);
   await sleep(300);
   const sheets = h.dialogs.length;
-  const tapped = confirm.tap(/^Pay ¥/);
+  const tapped = confirm.tap(/^支付 ¥/);
   t.ok(tapped.fired);
   await tapped.result;
   await h.settle();
@@ -487,8 +493,8 @@ t.test('a double tap on Checkout or on an order\'s Pay opens one page, and one o
   t.equal(goods.route, 'pages/goods/index');
   const creates = count('POST', '/api/orders');
   const pagesBefore = h.pages().length;
-  t.ok(goods.tap('Checkout').fired);
-  goods.tap('Checkout'); // the second tap lands before the first navigation is done
+  t.ok(goods.tap('去结算').fired);
+  goods.tap('去结算'); // the second tap lands before the first navigation is done
   await h.settle();
   t.equal(h.pages().length, pagesBefore + 1, 'one confirm page');
   const confirm = await loaded(h.current());
@@ -497,19 +503,19 @@ t.test('a double tap on Checkout or on an order\'s Pay opens one page, and one o
   t.not(confirm.data.orderId, '');
 
   await h.back();
-  t.ok(goods.tap('My orders').fired);
+  t.ok(goods.tap('我的订单').fired);
   await h.settle();
   const orders = h.current();
   await h.waitFor('orders', () => orders.data.loading === false && (orders.data.rows as unknown[]).length > 0);
   const depth = h.pages().length;
-  t.ok(orders.tap('Pay', { nth: 0 }).fired);
-  orders.tap('Pay', { nth: 0 });
+  t.ok(orders.tap('去支付', { nth: 0 }).fired);
+  orders.tap('去支付', { nth: 0 });
   await h.settle();
   t.equal(h.pages().length, depth + 1, 'one confirm page');
   await loaded(h.current());
   await h.back();
   t.equal(h.current(), orders);
-  t.ok(orders.tap('Pay', { nth: 0 }).fired, 'and Pay works again once back');
+  t.ok(orders.tap('去支付', { nth: 0 }).fired, 'and Pay works again once back');
   await h.settle();
   t.equal(h.pages().length, depth + 1);
   await loaded(h.current());

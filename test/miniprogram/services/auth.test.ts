@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createApi } from '../../../miniprogram/services/api.js';
 import { ApiClientError } from '../../../miniprogram/services/http.js';
-import { BASE, fakeClock, fakeRequestPayment, fakeServer, memoryStorage } from '../helpers/fakes.js';
+import { BASE, fakeClock, fakeRequestPayment, fakeRequestSubscribe, fakeServer, memoryStorage } from '../helpers/fakes.js';
 
 async function caught(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -16,10 +16,11 @@ function setup(opts: { login?: () => Promise<string> } = {}) {
   const storage = memoryStorage();
   let logins = 0;
   const api = createApi(
-    { baseUrl: BASE, appId: 'wxdemo' },
+    { baseUrl: BASE, appId: 'wxdemo', allowSandbox: true },
     {
       request: server.request,
       requestPayment: fakeRequestPayment().fn,
+      requestSubscribeMessage: fakeRequestSubscribe().fn,
       login: () => {
         logins++;
         return (opts.login ?? server.login)();

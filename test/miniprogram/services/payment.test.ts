@@ -6,9 +6,9 @@ import {
   type PayPhase,
   type SimulatedPayParams,
 } from '../../../miniprogram/services/payment.js';
-import { BASE, deferred, fakeClock, fakeRequestPayment, fakeServer, memoryStorage } from '../helpers/fakes.js';
+import { BASE, deferred, fakeClock, fakeRequestPayment, fakeRequestSubscribe, fakeServer, memoryStorage } from '../helpers/fakes.js';
 
-function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: number; maxConfirmMs?: number } = {}) {
+function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: number; maxConfirmMs?: number; allowSandbox?: boolean } = {}) {
   const server = fakeServer();
   const clock = fakeClock();
   const rp = fakeRequestPayment();
@@ -17,12 +17,14 @@ function setup(opts: { sleep?: (ms: number) => Promise<void>; failedGraceMs?: nu
     {
       baseUrl: BASE,
       appId: 'wxdemoappid',
+      allowSandbox: opts.allowSandbox ?? true,
       ...(opts.failedGraceMs !== undefined ? { failedGraceMs: opts.failedGraceMs } : {}),
       ...(opts.maxConfirmMs !== undefined ? { maxConfirmMs: opts.maxConfirmMs } : {}),
     },
     {
       request: server.request,
       requestPayment: rp.fn,
+      requestSubscribeMessage: fakeRequestSubscribe().fn,
       login: server.login,
       storage: memoryStorage(),
       sleep: opts.sleep ?? clock.sleep,
@@ -331,4 +333,18 @@ t.test('sandbox without an address and no default → error, no payment', async 
   s.server.setPayParams({ sandbox: true });
   t.match(await s.api.payment.pay('o1'), { outcome: 'error', error: { code: 'BAD_PAY_PARAMS' } });
   t.equal(s.simulated.length + s.rp.calls.length, 0);
+});
+
+t.test('a build without the sandbox (trial, release) never pays a sandbox answer: refused, nothing shown', async (t) => {
+  const s = setup({ allowSandbox: false });
+  s.server.setPayParams({ sandbox: true, sandboxBase: 'http://sandbox.test:9' });
+  const r = await s.api.payment.pay('o1');
+  t.match(r, { outcome: 'error', retryable: false, error: { kind: 'client', code: 'SANDBOX_NOT_ALLOWED' } });
+  t.equal(s.simulated.length, 0, 'no simulated cashier');
+  t.equal(s.rp.calls.length, 0, 'and no wx.requestPayment with params WeChat never issued');
+  t.equal(s.server.count('GET', GET_O1), 0, 'nothing to confirm');
+  s.server.setPayParams({ sandbox: false });
+  s.server.script('o1', ['PAID']);
+  t.match(await s.api.payment.pay('o1'), { outcome: 'paid' }, 'real pay params still pay');
+  t.equal(s.rp.calls.length, 1);
 });

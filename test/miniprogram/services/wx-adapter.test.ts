@@ -10,6 +10,8 @@ function fakeWx() {
   let requestAnswer: (o: Parameters<WxLike['request']>[0]) => void = (o) => o.success?.({ statusCode: 200, data: { ok: true } });
   let payAnswer: (o: Parameters<WxLike['requestPayment']>[0]) => void = (o) => o.success?.({ errMsg: 'requestPayment:ok' });
   let loginAnswer: (o: Parameters<WxLike['login']>[0]) => void = (o) => o.success?.({ code: 'c1', errMsg: 'login:ok' });
+  let subscribeAnswer: (o: Parameters<WxLike['requestSubscribeMessage']>[0]) => void = (o) =>
+    o.success?.({ errMsg: 'requestSubscribeMessage:ok', ...Object.fromEntries(o.tmplIds.map((id) => [id, 'accept'])) });
   const store = new Map<string, unknown>();
   const wx: WxLike = {
     request: (o) => {
@@ -24,6 +26,10 @@ function fakeWx() {
       calls.login!.push(o);
       loginAnswer(o);
     },
+    requestSubscribeMessage: (o) => {
+      (calls.requestSubscribeMessage ??= []).push(o);
+      subscribeAnswer(o);
+    },
     getStorageSync: (k) => (store.has(k) ? store.get(k) : ''),
     setStorageSync: (k, v) => void store.set(k, v),
     removeStorageSync: (k) => void store.delete(k),
@@ -35,6 +41,7 @@ function fakeWx() {
     onRequest: (f: typeof requestAnswer) => (requestAnswer = f),
     onPay: (f: typeof payAnswer) => (payAnswer = f),
     onLogin: (f: typeof loginAnswer) => (loginAnswer = f),
+    onSubscribe: (f: typeof subscribeAnswer) => (subscribeAnswer = f),
   };
 }
 
@@ -63,6 +70,17 @@ t.test('requestPayment: exactly the five params plus callbacks; fail resolves wi
   t.same({ ...arg, success: undefined, fail: undefined }, { ...five, success: undefined, fail: undefined });
   f.onPay((o) => o.fail?.({ errMsg: 'requestPayment:fail cancel' }));
   t.same(await deps.requestPayment(five), { errMsg: 'requestPayment:fail cancel' });
+});
+
+t.test('requestSubscribeMessage: called at once with the template ids; success resolves, fail rejects with errCode', async (t) => {
+  const f = fakeWx();
+  const deps = depsFromWx(f.wx);
+  const pending = deps.requestSubscribeMessage(['tpl-1']);
+  t.equal(f.calls.requestSubscribeMessage?.length, 1, 'wx was called synchronously (WeChat only accepts it inside the tap)');
+  t.same(await pending, { errMsg: 'requestSubscribeMessage:ok', 'tpl-1': 'accept' });
+  t.match(f.calls.requestSubscribeMessage![0], { tmplIds: ['tpl-1'] });
+  f.onSubscribe((o) => o.fail?.({ errCode: 20004, errMsg: 'requestSubscribeMessage:fail main switch is off' }));
+  t.match(await deps.requestSubscribeMessage(['tpl-1']).catch((e: unknown) => e), { errCode: 20004 });
 });
 
 t.test('login and storage', async (t) => {

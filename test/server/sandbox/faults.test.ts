@@ -157,7 +157,7 @@ t.test('faults: validation, listing and DELETE reset', async (t) => {
     login: { errcode: 45011 },
   });
   const reset = await sb.json('DELETE', '/sandbox/faults');
-  t.same(reset.body, { armed: { notify: [], payApi: [], login: [], closeorder: { minAgeSeconds: 300 } } });
+  t.same(reset.body, { armed: { notify: [], payApi: [], login: [], subscribe: [], closeorder: { minAgeSeconds: 300 } } });
   const rx = await notifyReceiver(t);
   await paidOrder(sb, rx.url);
   await rx.waitFor(1);
