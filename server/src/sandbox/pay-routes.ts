@@ -12,34 +12,22 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FieldError, OUT_TRADE_NO_RE, parseIntField } from '../wechat/fields.js';
-import { nonceStr } from '../wechat/nonce.js';
-import { isSignType, sign, verifySign, type SignType } from '../wechat/sign.js';
+import { isSignType, verifySign } from '../wechat/sign.js';
 import { fromBeijingTime } from '../wechat/time.js';
-import { parseXml, toXml, XmlError } from '../wechat/xml.js';
+import { parseXml, XmlError } from '../wechat/xml.js';
 import type { Faults, PayApi } from './faults.js';
 import { newPrepayId } from './ids.js';
-import { PREPAY_TTL_MS, type SandboxMerchant, type SandboxState, type Trade, type TradeState } from './state.js';
+import { render, resultFail, returnFail, sendXml, type Outcome, type XmlCtx } from './xml-api.js';
+import { PREPAY_TTL_MS, type SandboxState, type Trade, type TradeState } from './state.js';
 
 export const PAY_BODY_LIMIT = 64 * 1024;
 
 type Fields = Record<string, string>;
 
-type Outcome =
-  | { kind: 'returnFail'; msg: string; code: string }
-  | { kind: 'resultFail'; errCode: string; des: string; sandboxCode?: string }
-  | { kind: 'success'; fields: Record<string, string | undefined> };
-
-const returnFail = (msg: string, code: string): Outcome => ({ kind: 'returnFail', msg, code });
-const resultFail = (errCode: string, des: string): Outcome => ({ kind: 'resultFail', errCode, des });
 // A required field absent: WeChat's answer names no field, whichever it is.
 const lackParams = (): Outcome => returnFail('缺少参数', 'LACK_PARAMS');
 
-interface Ctx {
-  merchant: SandboxMerchant;
-  appid: string;
-  signType: SignType;
-  p: Fields;
-}
+type Ctx = XmlCtx;
 
 // String(n) of WeChat's docs, counted in UTF-8 bytes.
 const MAX_BYTES: Record<string, number> = {
@@ -133,34 +121,6 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     req.log.error({ err: e }, 'sandbox pay API failed');
     return sendXml(reply, { return_code: 'FAIL', return_msg: '系统错误' }, 'SYSTEMERROR');
   });
-
-  function sendXml(reply: FastifyReply, fields: Record<string, string | undefined>, code?: string): FastifyReply {
-    reply.code(200).header('content-type', 'text/xml; charset=utf-8');
-    if (code) reply.header('x-sandbox-error', code);
-    return reply.send(toXml(fields));
-  }
-
-  function render(reply: FastifyReply, ctx: Ctx | undefined, out: Outcome): FastifyReply {
-    if (out.kind === 'returnFail' || !ctx) {
-      const o = out.kind === 'returnFail' ? out : { msg: '系统错误', code: 'SYSTEMERROR' };
-      return sendXml(reply, { return_code: 'FAIL', return_msg: o.msg }, o.code);
-    }
-    const base: Record<string, string | undefined> = {
-      return_code: 'SUCCESS',
-      return_msg: 'OK',
-      appid: ctx.appid,
-      mch_id: ctx.merchant.mchId,
-      nonce_str: nonceStr(32),
-    };
-    const fields: Record<string, string | undefined> =
-      out.kind === 'resultFail'
-        ? { ...base, result_code: 'FAIL', err_code: out.errCode, err_code_des: out.des }
-        : { ...base, result_code: 'SUCCESS', ...out.fields };
-    const clean: Record<string, string> = {};
-    for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') clean[k] = v;
-    clean.sign = sign(clean, ctx.merchant.key, ctx.signType);
-    return sendXml(reply, clean, out.kind === 'resultFail' ? (out.sandboxCode ?? out.errCode) : undefined);
-  }
 
   /** Parse, authenticate (mch_id, sign) and authorise (appid) a pay API call; then run `fn`. */
   function handler(api: PayApi, fn: (ctx: Ctx) => Outcome) {

@@ -16,7 +16,8 @@ export type Fields = Record<string, string>;
 
 export type Outcome =
   | { kind: 'returnFail'; msg: string; code: string }
-  | { kind: 'resultFail'; errCode: string; des: string }
+  /** sandboxCode: what the x-sandbox-error header says when it differs from err_code (CLOSEORDER_TOO_EARLY) */
+  | { kind: 'resultFail'; errCode: string; des: string; sandboxCode?: string }
   | { kind: 'success'; fields: Record<string, string | undefined> };
 
 export const returnFail = (msg: string, code: string): Outcome => ({ kind: 'returnFail', msg, code });
@@ -79,7 +80,7 @@ export function render(reply: FastifyReply, ctx: XmlCtx | undefined, out: Outcom
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') clean[k] = v;
   clean.sign = sign(clean, ctx.merchant.key, ctx.signType);
-  return sendXml(reply, clean, out.kind === 'resultFail' ? out.errCode : undefined);
+  return sendXml(reply, clean, out.kind === 'resultFail' ? (out.sandboxCode ?? out.errCode) : undefined);
 }
 
 /**
