@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { isAdminToken } from '../admin/api-token.js';
+import { installAdminGuard, type AdminRole } from '../admin/guard.js';
 import { Errors } from '../errors.js';
 import type { OrderDoc } from '../orders/model.js';
 import type { RefundDoc, RefundRequestDoc } from '../refunds/model.js';
@@ -119,18 +119,12 @@ const Reason = Type.String({ minLength: 1, maxLength: 200 });
  * configured, the whole API answers 404 as if it did not exist.
  */
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const token = app.config.admin.apiToken;
-  app.addHook('onRequest', async (req) => {
-    if (!token) throw new Errors.NotFound('Route');
-    if (!isAdminToken(req.headers.authorization, token)) {
-      req.log.warn({ security: true, event: 'admin_unauthorized' }, 'admin API call without a valid token');
-      throw new Errors.Unauthorized();
-    }
-  });
+  installAdminGuard(app);
 
   app.get(
     '/admin/api/follow-ups',
     {
+      config: { adminRole: 'viewer' satisfies AdminRole },
       schema: {
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) }),
         response: { 200: Type.Object({ items: Type.Array(AdminOrderSchema) }), ...errorResponses },
@@ -146,6 +140,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/admin/api/orders/:id',
     {
+      config: { adminRole: 'viewer' satisfies AdminRole },
       schema: {
         params: OrderIdParams,
         response: {
@@ -168,6 +163,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/admin/api/orders/:id/refunds',
     {
+      config: { adminRole: 'support' satisfies AdminRole },
       schema: {
         params: OrderIdParams,
         body: Type.Object({ amount: Type.Integer({ minimum: 1 }), reason: Reason }, { additionalProperties: false }),
@@ -199,6 +195,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/admin/api/refunds',
     {
+      config: { adminRole: 'viewer' satisfies AdminRole },
       schema: {
         querystring: Type.Object({
           status: Type.Optional(Type.Union(['PENDING', 'PROCESSING', 'SUCCESS', 'CHANGE', 'REFUNDCLOSE', 'FAILED'].map((x) => Type.Literal(x)))),
@@ -214,7 +211,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/api/refunds/:id',
-    { schema: { params: OrderIdParams, response: { 200: RefundSchema, ...errorResponses } } },
+    { config: { adminRole: 'viewer' satisfies AdminRole }, schema: { params: OrderIdParams, response: { 200: RefundSchema, ...errorResponses } } },
     async (req) => {
       const refund = await app.refunds.get(req.params.id);
       if (!refund) throw new Errors.NotFound('Refund');
@@ -224,13 +221,14 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/api/refund-requests',
-    { schema: { response: { 200: Type.Object({ items: Type.Array(RefundRequestSchema) }), ...errorResponses } } },
+    { config: { adminRole: 'viewer' satisfies AdminRole }, schema: { response: { 200: Type.Object({ items: Type.Array(RefundRequestSchema) }), ...errorResponses } } },
     async () => ({ items: (await app.refunds.openRequests()).map(toApiRefundRequest) }),
   );
 
   app.post(
     '/admin/api/refund-requests/:id/approve',
     {
+      config: { adminRole: 'support' satisfies AdminRole },
       schema: {
         params: OrderIdParams,
         body: Type.Object({ amount: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
@@ -252,6 +250,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/admin/api/refund-requests/:id/reject',
     {
+      config: { adminRole: 'support' satisfies AdminRole },
       schema: {
         params: OrderIdParams,
         body: Type.Object({ note: Reason }, { additionalProperties: false }),
@@ -269,6 +268,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/admin/api/orders/:id/refund-in-full',
     {
+      config: { adminRole: 'finance' satisfies AdminRole },
       schema: {
         params: OrderIdParams,
         body: Type.Object({ reason: Reason }, { additionalProperties: false }),
@@ -304,6 +304,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/admin/api/audit',
     {
+      config: { adminRole: 'admin' satisfies AdminRole },
       schema: {
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), target: Type.Optional(Type.String({ maxLength: 64 })) }),
         response: {
