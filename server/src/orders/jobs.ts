@@ -15,6 +15,8 @@ export const ORDER_JOBS = {
   fulfilScan: 'orders.fulfil-scan',
   wechatClose: 'orders.wechat-close',
   wechatCloseScan: 'orders.wechat-close-scan',
+  paymentCheck: 'orders.payment-check',
+  paymentCheckScan: 'orders.payment-check-scan',
 } as const;
 
 interface Retry {
@@ -35,6 +37,14 @@ export interface OrderJobSettings {
   /** orders one scan run enqueues at most; the next run carries on from where it stopped */
   scanLimit: number;
   pageSize: number;
+  /**
+   * The stale-payment sweeper: an order with a prepay is asked about at WeChat (orderquery)
+   * firstAfterMs after its prepay and then on a backoff that grows with the prepay's age (a quarter
+   * of it, between minDelayMs and maxDelayMs) until WeChat says it is paid or closed, or it expires.
+   * A paid order whose notify never came is PAID within about maxDelayMs, whether or not anyone polls.
+   * attempts/backoff: for orderquery failures (WeChat unavailable), then a dead letter.
+   */
+  paymentCheck: Retry & { firstAfterMs: number; minDelayMs: number; maxDelayMs: number };
 }
 
 export const DEFAULT_ORDER_JOB_SETTINGS: OrderJobSettings = {
@@ -46,7 +56,22 @@ export const DEFAULT_ORDER_JOB_SETTINGS: OrderJobSettings = {
   busyRetryMs: 5_000,
   scanLimit: 2_000,
   pageSize: 100,
+  // 1 min after the prepay, then every 1 to 3 min: never more than ~3 min between two questions.
+  paymentCheck: {
+    firstAfterMs: 60_000,
+    minDelayMs: 60_000,
+    maxDelayMs: 180_000,
+    attempts: 8,
+    backoff: { type: 'exponential', delayMs: 30_000 },
+    concurrency: 4,
+  },
 };
+
+/** When the sweeper asks about a still-unpaid order next: a quarter of its prepay's age, within bounds. */
+export function nextPaymentCheckDelay(prepayAt: Date, now: number, s: Pick<OrderJobSettings['paymentCheck'], 'minDelayMs' | 'maxDelayMs'>): number {
+  const age = Math.max(0, now - prepayAt.getTime());
+  return Math.min(s.maxDelayMs, Math.max(s.minDelayMs, Math.round(age / 4)));
+}
 
 export interface OrderJobsDeps {
   jobs: Jobs;
@@ -60,6 +85,10 @@ export interface OrderJobsDeps {
 const expireJobId = (orderId: string) => `expire-${orderId}`;
 const fulfilJobId = (orderId: string) => `fulfil-${orderId}`;
 const wechatCloseJobId = (orderId: string) => `wxclose-${orderId}`;
+const paymentCheckJobId = (orderId: string) => `paycheck-${orderId}`;
+
+/** The first payment check's delay (settings are per app; the service enqueues with the default unless told). */
+const firstPaymentCheck = new WeakMap<Jobs, number>();
 
 function factsOf(orderId: string, p: JobPayload): FulfilmentFacts | undefined {
   const { outTradeNo, openid, amount, paidAmount, transactionId, paidAt } = p;
@@ -83,7 +112,12 @@ function orderIdOf(payload: JobPayload): string | undefined {
 /** Defines the four jobs and (when scans are on) their schedules. Every instance calls it alike. */
 export async function defineOrderJobs(deps: OrderJobsDeps): Promise<OrderJobSettings> {
   const { jobs, service, orders, redis, log } = deps;
-  const s: OrderJobSettings = { ...DEFAULT_ORDER_JOB_SETTINGS, ...deps.settings };
+  const s: OrderJobSettings = {
+    ...DEFAULT_ORDER_JOB_SETTINGS,
+    ...deps.settings,
+    paymentCheck: { ...DEFAULT_ORDER_JOB_SETTINGS.paymentCheck, ...deps.settings?.paymentCheck },
+  };
+  firstPaymentCheck.set(jobs, s.paymentCheck.firstAfterMs);
 
   jobs.define(
     ORDER_JOBS.expire,
@@ -205,7 +239,38 @@ export async function defineOrderJobs(deps: OrderJobsDeps): Promise<OrderJobSett
     { attempts: 1, keepDead: 20 },
   );
 
+  // The stale-payment sweeper: orderquery for an order with a prepay until WeChat settles it.
+  jobs.define(
+    ORDER_JOBS.paymentCheck,
+    async (payload) => {
+      const orderId = orderIdOf(payload);
+      if (!orderId) return { outcome: 'bad_payload' };
+      const r = await service.checkPayment(orderId);
+      if (r.outcome === 'busy') throw new RetryLater(s.busyRetryMs, 'another query of this order is running');
+      if (r.outcome === 'pending') throw new RetryLater(nextPaymentCheckDelay(r.prepayAt, Date.now(), s.paymentCheck), 'not paid at WeChat yet');
+      if (r.outcome === 'settled' && r.status === 'PAID') log.info({ job: ORDER_JOBS.paymentCheck, orderId }, 'payment found by the sweeper');
+      return r;
+    },
+    { attempts: s.paymentCheck.attempts, backoff: s.paymentCheck.backoff, concurrency: s.paymentCheck.concurrency },
+  );
+
+  jobs.define(
+    ORDER_JOBS.paymentCheckScan,
+    scan(
+      ORDER_JOBS.paymentCheckScan,
+      (after) => orders.stalePayments(new Date(Date.now() - s.paymentCheck.firstAfterMs), { after, limit: s.pageSize }),
+      (o) => o.prepay?.createdAt ?? o.createdAt,
+      (batch) =>
+        jobs.enqueueMany(
+          ORDER_JOBS.paymentCheck,
+          batch.map((o) => ({ payload: { orderId: o._id.toString() }, jobId: paymentCheckJobId(o._id.toString()) })),
+        ),
+    ),
+    { attempts: 1, keepDead: 20 },
+  );
+
   await jobs.every(ORDER_JOBS.expireScan, s.scanEveryMs);
+  await jobs.every(ORDER_JOBS.paymentCheckScan, s.scanEveryMs);
   await jobs.every(ORDER_JOBS.wechatCloseScan, s.scanEveryMs);
   await jobs.every(ORDER_JOBS.fulfilScan, s.scanEveryMs);
   return s;
@@ -257,5 +322,19 @@ export async function enqueueWechatClose(jobs: Jobs, order: Pick<OrderDoc, '_id'
     await jobs.enqueue(ORDER_JOBS.wechatClose, { orderId }, { jobId: wechatCloseJobId(orderId), delayMs: due.getTime() - Date.now() });
   } catch (err) {
     jobs.log.warn({ job: ORDER_JOBS.wechatClose, orderId, err: { message: (err as Error).message } }, 'closeorder not enqueued; the scan will find the order');
+  }
+}
+
+/**
+ * Schedules the sweeper's first orderquery for an order that just got a prepay (one job per order:
+ * a check already waiting is left as it is). Never throws: the payment-check scan is the net.
+ */
+export async function enqueuePaymentCheck(jobs: Jobs, order: Pick<OrderDoc, '_id'>, prepayAt: Date): Promise<void> {
+  const orderId = order._id.toString();
+  const firstAfterMs = firstPaymentCheck.get(jobs) ?? DEFAULT_ORDER_JOB_SETTINGS.paymentCheck.firstAfterMs;
+  try {
+    await jobs.enqueue(ORDER_JOBS.paymentCheck, { orderId }, { jobId: paymentCheckJobId(orderId), delayMs: prepayAt.getTime() + firstAfterMs - Date.now() });
+  } catch (err) {
+    jobs.log.warn({ job: ORDER_JOBS.paymentCheck, orderId, err: { message: (err as Error).message } }, 'payment check not enqueued; the payment-check scan will find the order');
   }
 }

@@ -319,6 +319,19 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
      * time: pass the last one's cursor (scanCursor) as `after`, so orders that stay unpaid (a close
      * failing at WeChat) never hide the ones behind them.
      */
+    /**
+     * Orders with a prepay made before `prepaidBefore` and no settled state, oldest prepay first:
+     * the stale-payment sweeper's work. `status` leads the filter (an index's first key).
+     */
+    async stalePayments(prepaidBefore: Date, page: { after?: ScanCursor; limit?: number } = {}): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = {
+        status: 'PAYING',
+        expiresAt: { $gt: new Date() },
+        ...afterFilter('prepay.createdAt', { $lt: prepaidBefore }, page.after),
+      };
+      return Order.find(filter).sort({ 'prepay.createdAt': 1, _id: 1 }).limit(page.limit ?? 100).lean<OrderDoc[]>();
+    },
+
     async expiredUnpaid(now: Date, page: { after?: ScanCursor; limit?: number } = {}): Promise<OrderDoc[]> {
       const filter: Record<string, unknown> = {
         status: { $in: ['CREATED', 'PAYING', 'FAILED'] },

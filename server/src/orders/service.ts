@@ -9,7 +9,7 @@ import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
 import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
 import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
-import { enqueueExpiry, enqueueFulfilment, enqueueWechatClose } from './jobs.js';
+import { enqueueExpiry, enqueueFulfilment, enqueuePaymentCheck, enqueueWechatClose } from './jobs.js';
 import type { OrderRepository } from './repository.js';
 import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
 
@@ -112,6 +112,12 @@ export function reportFromQuery(q: OrderQueryResult): TradeReport {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export type OrderService = ReturnType<typeof createOrderService>;
+
+/** What the stale-payment sweeper found for one order (service.checkPayment). */
+export type PaymentCheck =
+  | { outcome: 'settled'; status: OrderStatus }
+  | { outcome: 'pending'; prepayAt: Date }
+  | { outcome: 'expired' | 'gone' | 'busy' };
 
 export type ExpireResult =
   | { outcome: 'closed' | 'settled'; status: OrderStatus }
@@ -282,6 +288,8 @@ export function createOrderService(deps: OrderServiceDeps) {
             reuseUntil,
           });
           if (!stored) return { order: await orders.find({ id }) };
+          // From now on WeChat may take the money: the sweeper asks it, whether or not a client polls.
+          await enqueuePaymentCheck(deps.jobs, fresh, now);
           return { prepayId: result.prepay_id };
         } catch (err) {
           if (!(err instanceof WxPayError)) throw err;
@@ -426,6 +434,29 @@ export function createOrderService(deps: OrderServiceDeps) {
     /** The follow-up queue: paid orders an operator must look at (flags raised, fulfilment held). */
     followUps(limit?: number) {
       return orders.openFollowUps(limit);
+    },
+
+    /**
+     * The stale-payment sweeper's step for one order (the orders.payment-check job): an order with a
+     * prepay and no settled state is asked about at WeChat (orderquery, one query per order at a time
+     * across instances), and whatever WeChat says is applied through the single settle path. Throws
+     * when WeChat cannot answer, so the job backs off and retries. Past its expiry the order is the
+     * expire job's (which queries before it closes).
+     */
+    async checkPayment(orderId: string, now = new Date()): Promise<PaymentCheck> {
+      const order = await orders.find({ id: orderId });
+      if (!order) return { outcome: 'gone' };
+      const pending = order.prepay && (order.status === 'PAYING' || order.status === 'FAILED');
+      if (!pending || !order.prepay) return { outcome: 'settled', status: order.status };
+      if (order.expiresAt.getTime() <= now.getTime()) return { outcome: 'expired' };
+      const locked = await withLock(redis, `lock:query:${orderId}`, QUERY_LOCK_MS, async () => {
+        await orders.markQueried(orderId, now);
+        return queryAndApply(order, 'sweeper');
+      });
+      if (!locked.acquired) return { outcome: 'busy' };
+      const after = locked.value;
+      if (after.status === 'PAYING' || after.status === 'FAILED') return { outcome: 'pending', prepayAt: order.prepay.createdAt };
+      return { outcome: 'settled', status: after.status };
     },
 
     /**
