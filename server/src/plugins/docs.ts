@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifySchema, HTTPMethods } from 'fastify';
 import fp from 'fastify-plugin';
 import { createRequire } from 'node:module';
-import { ERROR_CATALOGUE, routeErrorCodes } from '../observability/error-codes.js';
+import { ERROR_CATALOGUE, RESERVED_CODES, routeErrorCodes } from '../observability/error-codes.js';
 import { ErrorSchema } from '../routes/schemas.js';
 
 export interface RegisteredRoute {
@@ -79,7 +79,7 @@ const catalogueTable = () =>
     '',
     '| code | status | meaning |',
     '| --- | --- | --- |',
-    ...[...ERROR_CATALOGUE].sort((a, b) => a[1].status - b[1].status || a[0].localeCompare(b[0])).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.message} |`),
+    ...[...ERROR_CATALOGUE].sort((a, b) => a[1].status - b[1].status || a[0].localeCompare(b[0])).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.message}${RESERVED_CODES.has(code) ? ' (reserved: no route answers with it today)' : ''} |`),
   ].join('\n');
 
 /**
