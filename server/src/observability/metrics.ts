@@ -98,6 +98,9 @@ export function unverifiedOutcome(code: string): string {
   return ['BAD_SIGN', 'APPID_MISMATCH', 'MCHID_MISMATCH', 'BAD_REQ_INFO'].includes(code) ? 'forged' : 'invalid';
 }
 
-export function countNotify(metrics: Metrics, kind: 'payment' | 'refund', outcome: string): void {
-  metrics.notifies.inc({ kind, outcome: NOTIFY_OUTCOME[outcome] ?? outcome });
+/** Counts one notify: an outcome name, or a settle result (a second transaction is not a duplicate). */
+export function countNotify(metrics: Metrics, kind: 'payment' | 'refund', result: string | { outcome: string; flags?: readonly string[] }): void {
+  const outcome =
+    typeof result === 'string' ? result : result.flags?.includes('SECOND_TRANSACTION') ? 'second_transaction' : (NOTIFY_OUTCOME[result.outcome] ?? result.outcome);
+  metrics.notifies.inc({ kind, outcome });
 }

@@ -64,7 +64,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       feeType: notification.fee_type ?? 'CNY',
       signType: notification.signType,
     });
-    countNotify(app.metrics, 'payment', result.outcome);
+    countNotify(app.metrics, 'payment', result);
     switch (result.outcome) {
       case 'paid':
       case 'held':

@@ -41,7 +41,7 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
       ...(n.succeededAt ? { successAt: n.succeededAt } : {}),
       ...(n.refund_recv_accout ? { recvAccount: n.refund_recv_accout } : {}),
     });
-    countNotify(app.metrics, 'refund', result.outcome);
+    countNotify(app.metrics, 'refund', result);
     switch (result.outcome) {
       case 'changed':
       case 'unchanged':

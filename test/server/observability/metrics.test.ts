@@ -91,19 +91,23 @@ t.test('with METRICS_TOKEN: refused without it, and after a paid flow every part
   };
   t.equal(await notify(s, fields), 200, 'a duplicate gets SUCCESS');
   t.equal(await notify(s, { ...fields, total_fee: '1' }, 'f'.repeat(32)), 400, 'a forged notify is refused');
+  t.equal(await notify(s, { ...fields, transaction_id: '4200000' + '2'.repeat(21) }), 200, 'a second transaction is recorded');
 
   // A partial refund of order 1.
   const refund = await apiClient(s.apiBase, ADMIN_TOKEN).call<{ id: string }>('POST', `/admin/api/orders/${first.id}/refunds`, { amount: 1, reason: 'metrics test' });
   t.equal(refund.status, 201);
   await eventually(() => s.app.refunds.get(refund.body.id), (r) => r?.status === 'SUCCESS');
 
-  const res = await scrape(s.apiBase, METRICS_TOKEN);
+  // The refund notify is counted just after the refund it settled is stored.
+  const res = await eventually(() => scrape(s.apiBase, METRICS_TOKEN), (r) => value(r.text, 'wxpay_notifies_total{kind="refund",outcome="changed"}') === 1);
   t.equal(res.status, 200);
   t.match(res.type, /^text\/plain; version=0\.0\.4/);
   const m = res.text;
   t.equal(value(m, 'wxpay_notifies_total{kind="payment",outcome="paid"}'), 1, 'the notify that paid order 1');
   t.equal(value(m, 'wxpay_notifies_total{kind="payment",outcome="duplicate"}'), 1);
   t.equal(value(m, 'wxpay_notifies_total{kind="payment",outcome="forged"}'), 1);
+  t.equal(value(m, 'wxpay_notifies_total{kind="payment",outcome="second_transaction"}'), 1, 'not counted as a duplicate');
+  t.equal(value(m, 'wxpay_notifies_total{kind="refund",outcome="changed"}'), 1, 'the refund notify that settled the refund');
   t.ok((value(m, 'wxpay_orderquery_total{outcome="SUCCESS"}') ?? 0) >= 1, 'orderquery answered SUCCESS');
   t.ok((value(m, 'wxpay_wechat_api_calls_total{api="orderquery",result="SUCCESS"}') ?? 0) >= 1);
   t.equal(value(m, 'wxpay_wechat_api_calls_total{api="unifiedorder",result="SUCCESS"}'), 2);
