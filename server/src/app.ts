@@ -16,6 +16,8 @@ import type { PaidMessageJobSettings } from './notifications/paid-message.js';
 import notificationsPlugin from './plugins/notifications.js';
 import type { RefundsPluginOptions } from './plugins/refunds.js';
 import ordersPlugin from './plugins/orders.js';
+import docsPlugin from './plugins/docs.js';
+import metricsPlugin from './observability/plugin.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
@@ -156,6 +158,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   try {
+    // First: their onRoute / onResponse hooks must see every route.
+    await app.register(docsPlugin);
+    await app.register(metricsPlugin);
     await app.register(mongoPlugin, { uri: config.mongodbUri, dbName: opts.dbName, serverSelectionTimeoutMs: config.timeouts.mongodbMs });
     await app.register(redisPlugin, { url: config.redisUrl, commandTimeoutMs: config.timeouts.redisCommandMs });
     await app.register(rateLimit, {

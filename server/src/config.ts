@@ -75,6 +75,15 @@ export interface Config {
   };
   /** the payment-success subscribe message (server/src/notifications) */
   notifications: PaidMessageConfig;
+  /** /docs (OpenAPI + its UI) and /metrics (Prometheus): server/src/observability */
+  observability: {
+    /** serve /docs: on unless NODE_ENV=production, where DOCS_ENABLED=1 turns it on */
+    docsEnabled: boolean;
+    /** bearer token of /metrics on the public port; unset (and no ADMIN_PORT): /metrics is off */
+    metricsToken?: string;
+    /** ADMIN_PORT (the console's own listener): /metrics answers only requests that came in on it */
+    adminPort?: number;
+  };
 }
 
 // 0 asks the OS for any free port (tests, several local instances).
@@ -152,6 +161,14 @@ const EnvSchema = Type.Object({
   ADMIN_API_TOKEN: Type.Optional(
     Type.String({ pattern: '^[\\x21-\\x7e]{32,256}$', description: 'must be 32 to 256 printable characters (make one with: openssl rand -base64 32)' }),
   ),
+  NODE_ENV: Type.Optional(Type.String({ description: 'is the Node.js environment name (production turns /docs off)' })),
+  DOCS_ENABLED: Type.Optional(
+    Type.Union([Type.Literal('0'), Type.Literal('1'), Type.Literal('true'), Type.Literal('false')], { description: 'must be 1 or 0' }),
+  ),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({ pattern: '^[\\x21-\\x7e]{32,256}$', description: 'must be 32 to 256 printable characters (make one with: openssl rand -base64 32)' }),
+  ),
+  ADMIN_PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
   WECHAT_SUBSCRIBE_TEMPLATE_PAID: Type.Optional(
     Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'must be a subscribe-message template id (letters, digits, _ and -)' }),
   ),
@@ -267,6 +284,11 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       fields: paidFields(env.WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS),
       // the message opens the version the server serves: the develop build in sandbox mode
       miniprogramState: env.WECHAT_SUBSCRIBE_STATE ?? (sandbox ? 'developer' : 'formal'),
+    },
+    observability: {
+      docsEnabled: env.DOCS_ENABLED !== undefined ? env.DOCS_ENABLED === '1' || env.DOCS_ENABLED === 'true' : env.NODE_ENV !== 'production',
+      ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+      ...(env.ADMIN_PORT !== undefined ? { adminPort: toPort(env.ADMIN_PORT, 0, 'ADMIN_PORT') } : {}),
     },
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createAuditLog, type AuditLog } from '../admin/audit.js';
 import type { RefundReport } from '../refunds/settle.js';
 import { refundModels } from '../refunds/model.js';
+import { countRefundTransitions } from '../observability/refunds.js';
 import { createRefundRepository } from '../refunds/repository.js';
 import { createRefundService, type RefundDelays, type RefundGateway, type RefundService } from '../refunds/service.js';
 import { WxPayError } from '../wechat/index.js';
@@ -57,7 +58,7 @@ export default fp<RefundsPluginOptions>(
       const address = app.server.address() as AddressInfo | null;
       return `http://127.0.0.1:${address?.port ?? app.config.port}/wxpay/refund-notify`;
     };
-    const repo = createRefundRepository(await refundModels(app.mongo));
+    const repo = countRefundTransitions(createRefundRepository(await refundModels(app.mongo)), app.metrics);
     const service = createRefundService({
       refunds: repo,
       orders: app.orderRepo,
@@ -92,5 +93,5 @@ export default fp<RefundsPluginOptions>(
     app.jobs.define(REFUND_JOBS.scan, async () => service.sweep(), { attempts: 1, keepDead: 20 });
     await app.jobs.every(REFUND_JOBS.scan, opts.scanEveryMs ?? 60_000);
   },
-  { name: 'refunds', dependencies: ['mongo', 'orders', 'wechat', 'jobs'] },
+  { name: 'refunds', dependencies: ['mongo', 'orders', 'wechat', 'jobs', 'metrics'] },
 );

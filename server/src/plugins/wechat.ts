@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { instrumentMpClient, instrumentPayClient } from '../observability/wechat.js';
 import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
 
 declare module 'fastify' {
@@ -20,7 +21,7 @@ export interface WechatPluginOptions {
 export default fp<WechatPluginOptions>(
   async (app, opts) => {
     const { config } = app;
-    const pay = createPayClient({
+    const pay = instrumentPayClient(createPayClient({
       appid: config.wechat.appid,
       mchId: config.pay.mchId,
       key: config.pay.apiKey,
@@ -35,14 +36,14 @@ export default fp<WechatPluginOptions>(
       retryDelayMs: opts.retryDelayMs,
       onRetry: ({ api, attempt, delayMs, error }) =>
         app.log.warn({ api, attempt, delayMs, code: error.code }, 'WeChat Pay call failed; retrying with the same parameters'),
-    });
+    }), app.metrics);
     app.addHook('onClose', async () => pay.close());
-    const mp = createMpClient({
+    const mp = instrumentMpClient(createMpClient({
       appid: config.wechat.appid,
       secret: config.wechat.appsecret,
       baseUrl: config.wechat.apiBase,
       redis: app.redis,
-    });
+    }), app.metrics);
     app.decorate('wechat', {
       pay,
       mp,
@@ -56,5 +57,5 @@ export default fp<WechatPluginOptions>(
       },
     });
   },
-  { name: 'wechat', dependencies: ['redis'] },
+  { name: 'wechat', dependencies: ['redis', 'metrics'] },
 );

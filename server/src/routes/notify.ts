@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
+import { PAY_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
 import { notifyReply, verifyPayNotify, WxNotifyError, XmlError } from '../wechat/index.js';
 
 const NOTIFY_BODY_LIMIT = 64 * 1024;
@@ -18,6 +20,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
 
   app.setErrorHandler((err, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
+    countNotify(app.metrics, 'payment', 'error');
     req.log.warn({ security: true, event: 'notify_rejected', reason: (err as { code?: string }).code ?? (err as Error).message }, 'notify refused');
     reply
       .code(status && status >= 400 && status < 500 ? status : 500)
@@ -25,7 +28,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       .send(xml(false, status === 413 ? 'body too large' : 'error'));
   });
 
-  app.post('/wxpay/notify', async (req, reply) => {
+  app.post('/wxpay/notify', { config: { schemaExemption: PAY_NOTIFY_EXEMPTION } }, async (req, reply) => {
     reply.type('text/xml');
     const body = Buffer.isBuffer(req.body) ? req.body : EMPTY_BODY;
     let notification;
@@ -33,6 +36,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       notification = verifyPayNotify(body, app.wechat.merchant);
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
+        countNotify(app.metrics, 'payment', unverifiedOutcome(err.code));
         req.log.warn({ security: true, event: 'notify_unverified', code: err.code }, 'notify failed verification: ignored');
         return reply.code(400).send(xml(false, err.code));
       }
@@ -40,6 +44,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
     }
 
     if (notification.result_code === 'FAIL') {
+      countNotify(app.metrics, 'payment', 'payment_failed');
       if (notification.out_trade_no) {
         await app.orders.applyNotify(notification.out_trade_no, {
           state: 'PAYERROR',
@@ -59,6 +64,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       feeType: notification.fee_type ?? 'CNY',
       signType: notification.signType,
     });
+    countNotify(app.metrics, 'payment', result);
     switch (result.outcome) {
       case 'paid':
       case 'held':

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
+import { REFUND_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
 import { notifyReply, verifyRefundNotify, WxNotifyError, XmlError } from '../wechat/index.js';
 
 const BODY_LIMIT = 64 * 1024;
@@ -12,12 +14,13 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err, req, reply) => {
+    countNotify(app.metrics, 'refund', 'error');
     req.log.warn({ security: true, event: 'refund_notify_rejected', reason: (err as { code?: string }).code ?? 'error' }, 'refund notify refused');
     const status = (err as { statusCode?: number }).statusCode;
     reply.code(status && status >= 400 && status < 500 ? status : 500).type('text/xml').send(notifyReply(false, 'error'));
   });
 
-  app.post('/wxpay/refund-notify', async (req, reply) => {
+  app.post('/wxpay/refund-notify', { config: { schemaExemption: REFUND_NOTIFY_EXEMPTION } }, async (req, reply) => {
     reply.type('text/xml');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let n;
@@ -25,6 +28,7 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
       n = verifyRefundNotify(body, { appid: app.config.wechat.appid, mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
+        countNotify(app.metrics, 'refund', unverifiedOutcome(err.code));
         req.log.warn({ security: true, event: 'refund_notify_unverified', code: err.code }, 'refund notify failed verification: ignored');
         return reply.code(400).send(notifyReply(false, err.code));
       }
@@ -37,6 +41,7 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
       ...(n.succeededAt ? { successAt: n.succeededAt } : {}),
       ...(n.refund_recv_accout ? { recvAccount: n.refund_recv_accout } : {}),
     });
+    countNotify(app.metrics, 'refund', result);
     switch (result.outcome) {
       case 'changed':
       case 'unchanged':

@@ -1,0 +1,60 @@
+import type { MpClient, PayClient } from '../wechat/index.js';
+import type { Transport } from '../wechat/transport.js';
+import { codeLabel, type Metrics } from './metrics.js';
+
+/**
+ * Counts every WeChat call by API and result at the one place the server gets its clients (the
+ * wechat plugin), so the protocol code stays free of metrics. The wrapped clients behave exactly as
+ * the originals: same arguments, same answers, same errors.
+ */
+async function timed<T>(metrics: Metrics, api: string, run: () => Promise<T>, onResult?: (value: T) => void, onError?: (err: unknown) => void): Promise<T> {
+  const stop = metrics.wechatDuration.startTimer({ api });
+  try {
+    const value = await run();
+    metrics.wechatCalls.inc({ api, result: 'SUCCESS' });
+    onResult?.(value);
+    return value;
+  } catch (err) {
+    metrics.wechatCalls.inc({ api, result: codeLabel((err as { code?: unknown }).code) });
+    onError?.(err);
+    throw err;
+  } finally {
+    stop();
+  }
+}
+
+export function instrumentPayClient(pay: PayClient, metrics: Metrics): PayClient {
+  // The client's own methods call the inner transport, so only direct users of `transport` are counted here.
+  // Spread first: a method another change adds to a client keeps working (uncounted until listed here).
+  const transport: Transport = {
+    ...pay.transport,
+    call: (api, fields, opts) => timed(metrics, api.name, () => pay.transport.call(api, fields, opts)),
+    download: (api, fields, opts) => timed(metrics, api.name, () => pay.transport.download(api, fields, opts)),
+  };
+  return {
+    ...pay,
+    unifiedOrder: (req) => timed(metrics, 'unifiedorder', () => pay.unifiedOrder(req)),
+    orderQuery: (req) =>
+      timed(
+        metrics,
+        'orderquery',
+        () => pay.orderQuery(req),
+        (answer) => metrics.orderQueries.inc({ outcome: codeLabel(answer.trade_state) }),
+        (err) => metrics.orderQueries.inc({ outcome: codeLabel((err as { code?: unknown }).code) }),
+      ),
+    closeOrder: (req) => timed(metrics, 'closeorder', () => pay.closeOrder(req)),
+    refund: (req) => timed(metrics, 'refund', () => pay.refund(req)),
+    refundQuery: (req) => timed(metrics, 'refundquery', () => pay.refundQuery(req)),
+    downloadBill: (req) => timed(metrics, 'downloadbill', () => pay.downloadBill(req)),
+    transport,
+  };
+}
+
+export function instrumentMpClient(mp: MpClient, metrics: Metrics): MpClient {
+  return {
+    ...mp,
+    code2Session: (code) => timed(metrics, 'jscode2session', () => mp.code2Session(code)),
+    sendSubscribeMessage: (msg) => timed(metrics, 'subscribe_send', () => mp.sendSubscribeMessage(msg)),
+    // getAccessToken is mostly answered from the Redis cache: not counted as a WeChat call.
+  };
+}
