@@ -1,5 +1,6 @@
 import { Types, type UpdateQuery } from 'mongoose';
 import type { OrderStatus } from '../../../shared/api.js';
+import { beijingDay } from '../wechat/beijing-datetime.js';
 import type { OrderDoc, OrderModels, PrepayDoc } from './model.js';
 
 export interface NewOrder {
@@ -35,6 +36,9 @@ export interface PageCursor {
   createdAt: Date;
   id: string;
 }
+
+/** What reconciliation compares of a day's payments. */
+export type PaidOnDay = Pick<OrderDoc, '_id' | 'outTradeNo' | 'status' | 'amount' | 'paidAmount' | 'transactionId' | 'paidDay' | 'flags' | 'extraPayments'>;
 
 /** Where an order is looked up: by our id or by the out_trade_no WeChat knows it by. */
 export type OrderKey = { id: string } | { outTradeNo: string };
@@ -142,6 +146,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
           $set: {
             status: 'PAID',
             paidAt: paid.paidAt,
+            paidDay: beijingDay(paid.paidAt),
             transactionId: paid.transactionId,
             paidAmount: paid.totalFee,
             fulfilment: { state: 'PENDING', createdAt: now },
@@ -289,6 +294,17 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
     /** The follow-up queue: orders an operator must look at, oldest first. */
     async openFollowUps(limit = 100): Promise<OrderDoc[]> {
       return Order.find({ followUp: 'OPEN' }).sort({ createdAt: 1 }).limit(limit).lean<OrderDoc[]>();
+    },
+
+    /** Orders by out_trade_no, many at once (reconciliation's bill rows): one `$in` on the unique index. */
+    async findByOutTradeNos(outTradeNos: readonly string[]): Promise<OrderDoc[]> {
+      if (outTradeNos.length === 0) return [];
+      return Order.find({ outTradeNo: { $in: [...outTradeNos] } }).lean<OrderDoc[]>();
+    },
+
+    /** The payments of one Beijing day (yyyyMMdd, the paidDay index), with what reconciliation compares. */
+    async paidOnDay(day: string): Promise<PaidOnDay[]> {
+      return Order.find({ paidDay: day }, { _id: 1, outTradeNo: 1, status: 1, amount: 1, paidAmount: 1, transactionId: 1, paidDay: 1, flags: 1, extraPayments: 1 }).lean<PaidOnDay[]>();
     },
 
     async findByIdemKey(idemKey: string): Promise<OrderDoc | null> {
