@@ -91,7 +91,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     config,
     dbName,
     jobsPrefix: `jobs-${dbName}`,
-    jobs: opts.jobs ?? { workers: false },
+    // The daily reconciliation schedule stays off unless a test asks for it (it would fetch bills behind the test's back).
+    jobs: { ...(opts.jobs ?? { workers: false }), reconciliation: { scheduleEveryMs: 0, ...opts.jobs?.reconciliation } },
     // Refunds wait milliseconds, not minutes, between WeChat calls in tests.
     refunds: { delays: { retry: [50, 100, 200], notEnough: 200, query: [50, 100, 200] }, scanEveryMs: 0 },
     payRetryDelayMs: 10,
