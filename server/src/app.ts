@@ -27,6 +27,7 @@ import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
 import sessionRoutes from './routes/session.js';
+import appChannelRoutes from './channels/app/routes.js';
 
 export interface AppOptions {
   config: Config;
@@ -177,6 +178,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
+    await app.register(appChannelRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
     await app.register(refundNotifyRoutes);
