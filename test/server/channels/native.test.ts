@@ -71,7 +71,8 @@ t.test('a Native order: its code_url in a QR code, paid by a scan, PAID from the
   const svg = await fetch(`${s.apiBase}/pay/native/orders/${id}/qr.svg?t=${token}`);
   t.equal(svg.headers.get('content-type'), 'image/svg+xml');
   t.match(await svg.text(), /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  t.match(await status(s, id, token), { status: 'PAYING', paid: false, codeVersion: /^[0-9a-f]{12}$/ });
+  t.match(await status(s, id, token), { status: 'PAYING', paid: false, codeVersion: /^[0-9a-f]{12}$/, codeUrl });
+  t.match(await (await fetch(s.apiBase + url)).text(), `<code id="code-url">${codeUrl}</code>`, 'sandbox mode prints the code_url to play the scan');
 
   // Without its token (or with another order's) nothing is shown.
   const other = await newNativeOrder(s);

@@ -118,6 +118,7 @@ fetch('/pay/native/orders',{method:'POST',headers:{'content-type':'application/j
 <img id="qr" class="qr" alt="付款二维码" src="${live ? `${qrBase}/qr.svg?t=${esc(req.query.t)}&amp;v=${version}` : ''}" ${live ? '' : 'hidden'}>
 <p id="status" class="status">${live ? '请打开微信，扫一扫二维码付款' : PAID_STATES.has(order.status) ? '<span class="ok">支付成功</span>' : '<span class="bad">订单已关闭</span>'}</p>
 <p class="muted" style="text-align:center">Scan with WeChat to pay · <a href="${qrBase}/qr.png?t=${esc(req.query.t)}">PNG</a></p>
+${live && app.config.sandbox.enabled ? `<p class="muted" style="text-align:center;word-break:break-all">沙箱 sandbox: POST /sandbox/scan {"codeUrl":"<code id="code-url">${esc(first.codeUrl)}</code>"}</p>` : ''}
 <p id="again" style="text-align:center" ${live || PAID_STATES.has(order.status) ? 'hidden' : ''}><a class="button" href="/pay/native/checkout?sku=${encodeURIComponent(sku)}">重新下单</a></p>
 </div>`;
     const script = `(function(){var base=${JSON.stringify(qrBase)},t=${JSON.stringify(req.query.t)},v=${JSON.stringify(version)};
@@ -128,7 +129,7 @@ function poll(){if(done)return;if(document.hidden){setTimeout(poll,1000);return;
 fetch(base+'/status?t='+t,{cache:'no-store'}).then(function(r){return r.json();}).then(function(s){
 if(s.paid){done=true;img.hidden=true;say('<span class="ok">支付成功</span> Paid');return;}
 if(s.status==='CLOSED'){done=true;img.hidden=true;again.hidden=false;say('<span class="bad">订单已关闭，二维码已失效</span>');return;}
-if(s.codeVersion&&s.codeVersion!==v){v=s.codeVersion;img.src=base+'/qr.svg?t='+t+'&v='+v;}
+if(s.codeVersion&&s.codeVersion!==v){v=s.codeVersion;img.src=base+'/qr.svg?t='+t+'&v='+v;var c=document.getElementById('code-url');if(c&&s.codeUrl)c.textContent=s.codeUrl;}
 else if(s.validUntil&&Date.parse(s.validUntil)<=Date.now()){img.src=base+'/qr.svg?t='+t+'&v=r'+Date.now();}
 if(s.status==='FAILED')say('支付未成功，可重新扫码付款');
 setTimeout(poll,waits[Math.min(n++,waits.length-1)]);}).catch(function(){setTimeout(poll,5000);});}
@@ -154,7 +155,14 @@ setTimeout(poll,1000);})();`;
         params: IdParams,
         querystring: TokenQuery,
         response: {
-          200: Type.Object({ status: OrderStatusSchema, paid: Type.Boolean(), validUntil: Type.Optional(Type.String()), codeVersion: Type.Optional(Type.String()) }),
+          200: Type.Object({
+            status: OrderStatusSchema,
+            paid: Type.Boolean(),
+            validUntil: Type.Optional(Type.String()),
+            codeVersion: Type.Optional(Type.String()),
+            /** sandbox mode only: what the QR code says, for playing the scan */
+            codeUrl: Type.Optional(Type.String()),
+          }),
           ...errorResponses,
         },
       },
@@ -167,6 +175,7 @@ setTimeout(poll,1000);})();`;
         status: order.status,
         paid: PAID_STATES.has(order.status),
         ...(prepay?.codeUrl ? { validUntil: prepay.reuseUntil.toISOString(), codeVersion: sha256(prepay.codeUrl).slice(0, 12) } : {}),
+        ...(prepay?.codeUrl && app.config.sandbox.enabled ? { codeUrl: prepay.codeUrl } : {}),
       };
     },
   );
