@@ -11,6 +11,7 @@ import mongoPlugin, { isDatabaseUnavailable } from './plugins/mongo.js';
 import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
+import buyersPlugin from './plugins/buyers.js';
 import jobsPlugin from './plugins/jobs.js';
 import type { PaidMessageJobSettings } from './notifications/paid-message.js';
 import notificationsPlugin from './plugins/notifications.js';
@@ -31,6 +32,9 @@ import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
 import sessionRoutes from './routes/session.js';
+import appChannelRoutes from './channels/app/routes.js';
+import nativeChannelRoutes from './channels/native/routes.js';
+import scanRoutes from './channels/scan/routes.js';
 
 export interface AppOptions {
   config: Config;
@@ -179,6 +183,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       errorResponseBuilder: (_req, ctx) => new Errors.RateLimited(ctx.after),
     });
     await app.register(wechatPlugin, { retryDelayMs: opts.payRetryDelayMs });
+    await app.register(buyersPlugin);
     await app.register(authPlugin);
     await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
@@ -189,6 +194,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
+    await app.register(appChannelRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
+    await app.register(nativeChannelRoutes);
+    await app.register(scanRoutes);
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
     await app.register(adminReconciliationRoutes);

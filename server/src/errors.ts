@@ -35,6 +35,10 @@ export const Errors = {
   DayNotOver: createError('DAY_NOT_OVER', '%s is not over in Beijing yet: WeChat makes its bill the next morning', 400),
   BillNotReady: createError('BILL_NOT_READY', 'WeChat is still making the bill of %s (from about 10:00 Beijing the next day): try again later', 409),
   ReconcileRunning: createError('RECONCILE_RUNNING', 'The reconciliation of %s is running already', 409),
+  /** a route of a channel whose app this merchant has not configured (WECHAT_OA_APPID, WECHAT_OPEN_APPID...) */
+  ChannelNotConfigured: createError('CHANNEL_NOT_CONFIGURED', 'This payment channel is not configured on this server: %s', 404),
+  /** an order of another channel sent to this channel's pay route (an APP order to the mini-program's, ...) */
+  WrongChannel: createError('WRONG_CHANNEL', 'This order is paid through another channel (%s)', 409),
   RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
   /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
   LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),

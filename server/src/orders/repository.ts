@@ -1,10 +1,15 @@
 import { Types, type UpdateQuery } from 'mongoose';
 import type { OrderStatus } from '../../../shared/api.js';
 import { beijingDay } from '../wechat/beijing-datetime.js';
-import type { OrderDoc, OrderModels, PrepayDoc } from './model.js';
+import type { OrderChannel, OrderDoc, OrderModels, PrepayDoc } from './model.js';
 
 export interface NewOrder {
+  buyerId?: string;
   openid: string;
+  channel: OrderChannel;
+  appid: string;
+  productId?: string;
+  viewKey?: string;
   outTradeNo: string;
   amount: number;
   items: OrderDoc['items'];
@@ -24,7 +29,7 @@ export interface PaymentFacts {
 }
 
 /** What a fulfilment event records: all of it is known the moment the order becomes PAID. */
-export type FulfilmentFacts = Pick<OrderDoc, '_id' | 'outTradeNo' | 'openid' | 'amount' | 'paidAmount' | 'transactionId' | 'paidAt'>;
+export type FulfilmentFacts = Pick<OrderDoc, '_id' | 'outTradeNo' | 'openid' | 'payerOpenid' | 'amount' | 'paidAmount' | 'transactionId' | 'paidAt'>;
 
 export interface TransitionChanges {
   set?: Record<string, unknown>;
@@ -82,14 +87,15 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return filter ? Order.findOne(filter).lean<OrderDoc>() : null;
     },
 
-    /** Users only ever see their own orders: someone else's is simply not found. */
-    async findForOwner(id: string, openid: string): Promise<OrderDoc | null> {
+    /** Buyers only ever see their own orders (whatever app they came through): someone else's is simply not found. */
+    async findForOwner(id: string, buyerId: string): Promise<OrderDoc | null> {
       const filter = keyFilter({ id });
-      return filter ? Order.findOne({ ...filter, openid }).lean<OrderDoc>() : null;
+      return filter ? Order.findOne({ ...filter, buyerId }).lean<OrderDoc>() : null;
     },
 
-    async listForOwner(openid: string, limit: number, before?: PageCursor): Promise<OrderDoc[]> {
-      const filter: Record<string, unknown> = { openid };
+    /** The buyer's orders, newest first, from the (buyerId, createdAt) index. */
+    async listForOwner(buyerId: string, limit: number, before?: PageCursor): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = { buyerId };
       if (before) {
         const id = new Types.ObjectId(before.id);
         filter.$or = [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: id } }];
@@ -127,7 +133,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
      * misses (null) and the caller takes the careful path.
      */
     async settlePaidFast(
-      match: { outTradeNo: string; amount: number; openid: string; tradeType: string; signType?: string },
+      match: { outTradeNo: string; amount: number; openid: string; tradeType: string; appid?: string; signType?: string },
       paid: PaymentFacts,
       source: string,
       now = new Date(),
@@ -139,6 +145,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
         openid: match.openid,
         tradeType: match.tradeType,
       };
+      if (match.appid) filter.appid = match.appid;
       if (match.signType) filter.signTypes = match.signType;
       return Order.findOneAndUpdate(
         filter,
@@ -149,6 +156,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
             paidDay: beijingDay(paid.paidAt),
             transactionId: paid.transactionId,
             paidAmount: paid.totalFee,
+            payerOpenid: match.openid,
             fulfilment: { state: 'PENDING', createdAt: now },
           },
           $push: { history: { from: 'PAYING', to: 'PAID', at: now, source } },
@@ -206,7 +214,8 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
         await FulfilmentEvent.create({
           orderId: order._id,
           outTradeNo: order.outTradeNo,
-          openid: order.openid,
+          // who paid: a Native order has no openid of its own, an APP order may be paid by another account
+          openid: order.payerOpenid || order.openid,
           amount: order.paidAmount ?? order.amount,
           transactionId: order.transactionId,
           paidAt: order.paidAt,

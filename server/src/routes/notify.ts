@@ -37,6 +37,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
         countNotify(app.metrics, 'payment', unverifiedOutcome(err.code));
+        // APPID_MISMATCH: signed with our key, for an appid that is none of ours: nothing changes.
         req.log.warn({ security: true, event: 'notify_unverified', code: err.code }, 'notify failed verification: ignored');
         return reply.code(400).send(xml(false, err.code));
       }
@@ -61,6 +62,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       paidAt: notification.paidAt,
       openid: notification.openid,
       tradeType: notification.trade_type,
+      appid: notification.appid,
       feeType: notification.fee_type ?? 'CNY',
       signType: notification.signType,
     });

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
 import { REFUND_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
 import { notifyReply, verifyRefundNotify, WxNotifyError, XmlError } from '../wechat/index.js';
+import { merchantAppids } from '../config.js';
 
 const BODY_LIMIT = 64 * 1024;
 
@@ -25,7 +26,7 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let n;
     try {
-      n = verifyRefundNotify(body, { appid: app.config.wechat.appid, mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
+      n = verifyRefundNotify(body, { appid: merchantAppids(app.config), mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
         countNotify(app.metrics, 'refund', unverifiedOutcome(err.code));

@@ -12,7 +12,8 @@ export const SessionRequestSchema = Type.Object(
 );
 export const SessionResponseSchema = Type.Object({ token: Type.String(), expiresIn: Type.Integer() });
 
-function loginError(err: WxLoginError): Error {
+/** WeChat's refusal of a login code (wx.login, OAuth, the mobile SDK's) as our named error. */
+export function loginError(err: WxLoginError): Error {
   switch (err.code) {
     case 'INVALID_CODE':
     case 'INVALID_ARGUMENT':
@@ -31,7 +32,7 @@ function loginError(err: WxLoginError): Error {
 }
 
 // What a client's code did wrong (a real wx.login code never does): counted against its IP.
-const CLIENT_FAULTS: ReadonlySet<string> = new Set(['INVALID_CODE', 'INVALID_ARGUMENT', 'CODE_USED', 'RISKY_USER']);
+export const CLIENT_FAULTS: ReadonlySet<string> = new Set(['INVALID_CODE', 'INVALID_ARGUMENT', 'CODE_USED', 'RISKY_USER']);
 
 export interface SessionRoutesOptions {
   /** Redis key prefix of the login limits (the rate limiter's, so that tests isolate both at once) */
@@ -62,6 +63,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
         req.log.warn({ security: true, event: 'login_failures_limited', ip: req.ip }, 'too many failed logins from this client');
         throw throttled(reply, exhausted.resetMs);
       }
+      const mpApp = app.config.apps.mp;
+      if (!mpApp) throw new Errors.ChannelNotConfigured('mini-program (WECHAT_APPID)');
       let result;
       try {
         result = await app.wechat.mp.code2Session(req.body.code);
@@ -73,8 +76,15 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
         }
         throw err;
       }
+      const { buyerId } = await app.buyers.link({ appid: mpApp.appid, openid: result.openid, ...(result.unionid ? { unionid: result.unionid } : {}) });
       const created = await app.sessions.createWithinLimit(
-        { openid: result.openid, sessionKey: result.session_key, unionid: result.unionid },
+        {
+          buyerId,
+          appid: mpApp.appid,
+          openid: result.openid,
+          sessionKey: result.session_key,
+          ...(result.unionid ? { unionid: result.unionid } : {}),
+        },
         limits.perUser(result.openid),
       );
       if ('limitedForMs' in created) {

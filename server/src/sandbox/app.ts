@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { billRoutes } from './bill-routes.js';
+import { channelCashierRoutes } from './channel-cashiers.js';
 import { controlRoutes } from './control-routes.js';
 import type { SandboxCore } from './core.js';
 import { CLOSEORDER_MIN_AGE_SECONDS, Faults } from './faults.js';
@@ -21,6 +22,7 @@ import { refundControlRoutes } from './refund-control-routes.js';
 import { RefundNotifier } from './refund-notifier.js';
 import { refundRoutes } from './refund-routes.js';
 import { RefundLedger, type RefundMerchant } from './refund-state.js';
+import { OAuthCodes, snsRoutes } from './sns-routes.js';
 import { SandboxState, type SandboxMerchant } from './state.js';
 import { weixinRoutes } from './weixin-routes.js';
 
@@ -118,7 +120,9 @@ async function buildPlain(opts: SandboxOptions, makeCore: (app: FastifyInstance)
   await app.register(refundRoutes, { core, secure: false });
   await app.register(billRoutes, { core });
   await app.register(weixinRoutes, { state, faults });
+  await app.register(snsRoutes, { state, faults, codes: core.oauthCodes });
   await app.register(controlRoutes, { state, faults, notifier });
+  await app.register(channelCashierRoutes, { state, faults, notifier });
   await app.register(refundControlRoutes, { core });
   return { app, core };
 }
@@ -133,14 +137,18 @@ function coreFactory(opts: SandboxOptions): (app: FastifyInstance) => SandboxCor
   if (!(Number.isInteger(closeorderMinAge) && closeorderMinAge >= 0)) {
     throw new TypeError('sandbox: closeorderMinAgeSeconds must be a non-negative integer');
   }
-  return (app) => ({
-    state: new SandboxState(opts.merchants, opts.now ?? Date.now),
-    faults: new Faults(closeorderMinAge),
-    notifier: new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
-    refunds: new RefundLedger(),
-    refundNotifier: new RefundNotifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
-    timeScale,
-  });
+  return (app) => {
+    const state = new SandboxState(opts.merchants, opts.now ?? Date.now);
+    return {
+      state,
+      oauthCodes: new OAuthCodes(state),
+      faults: new Faults(closeorderMinAge),
+      notifier: new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
+      refunds: new RefundLedger(),
+      refundNotifier: new RefundNotifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
+      timeScale,
+    };
+  };
 }
 
 /** The plain listener's app alone (for app.inject); /secapi/ needs startSandbox's TLS listener. */

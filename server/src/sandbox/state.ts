@@ -6,6 +6,11 @@ export interface SandboxMerchant {
   mchId: string;
   key: string;
   secret: string;
+  /**
+   * what the appid is at WeChat: a mini-program, a 公众号 (official account) or an open-platform
+   * mobile app (default mp). APP pay takes only an open-platform appid.
+   */
+  kind?: 'mp' | 'oa' | 'open';
 }
 
 export type TradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'USERPAYING';
@@ -24,6 +29,8 @@ export interface Trade {
   feeType: string;
   tradeType: string;
   openid?: string;
+  /** NATIVE: the product_id of the unifiedorder */
+  productId?: string;
   notifyUrl: string;
   /** ms epoch; after it the order can no longer be paid */
   timeExpire?: number;
@@ -78,6 +85,11 @@ export class SandboxState {
 
   appidKnown(appid: string): boolean {
     return this.merchants.some((m) => m.appid === appid);
+  }
+
+  kindOf(appid: string): 'mp' | 'oa' | 'open' | undefined {
+    const m = this.merchants.find((x) => x.appid === appid);
+    return m ? (m.kind ?? 'mp') : undefined;
   }
 
   secretOf(appid: string): string | undefined {
@@ -164,6 +176,14 @@ export class SandboxState {
 
   recordTransaction(t: Trade): void {
     if (t.transactionId) this.transactions.set(t.transactionId, t);
+  }
+
+  /** The NATIVE trade whose live prepay a code_url (weixin://wxpay/bizpayurl?pr=…) names. */
+  tradeByCodeUrl(codeUrl: string): Trade | undefined {
+    const m = /^weixin:\/\/wxpay\/bizpayurl\?pr=([0-9a-f]{16})$/.exec(codeUrl);
+    if (!m) return undefined;
+    for (const t of this.prepays.values()) if (t.tradeType === 'NATIVE' && t.prepayId.endsWith(m[1] as string)) return t;
+    return undefined;
   }
 
   allTrades(): Trade[] {
