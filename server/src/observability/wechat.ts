@@ -5,7 +5,8 @@ import { codeLabel, type Metrics } from './metrics.js';
 /**
  * Counts every WeChat call by API and result at the one place the server gets its clients (the
  * wechat plugin), so the protocol code stays free of metrics. The wrapped clients behave exactly as
- * the originals: same arguments, same answers, same errors.
+ * the originals: same arguments (all of them: options such as the order's appid pass through), same
+ * answers, same errors.
  */
 async function timed<T>(metrics: Metrics, api: string, run: () => Promise<T>, onResult?: (value: T) => void, onError?: (err: unknown) => void): Promise<T> {
   const stop = metrics.wechatDuration.startTimer({ api });
@@ -33,19 +34,19 @@ export function instrumentPayClient(pay: PayClient, metrics: Metrics): PayClient
   };
   return {
     ...pay,
-    unifiedOrder: (req) => timed(metrics, 'unifiedorder', () => pay.unifiedOrder(req)),
-    orderQuery: (req) =>
+    unifiedOrder: (...args) => timed(metrics, 'unifiedorder', () => pay.unifiedOrder(...args)),
+    orderQuery: (...args) =>
       timed(
         metrics,
         'orderquery',
-        () => pay.orderQuery(req),
+        () => pay.orderQuery(...args),
         (answer) => metrics.orderQueries.inc({ outcome: codeLabel(answer.trade_state) }),
         (err) => metrics.orderQueries.inc({ outcome: codeLabel((err as { code?: unknown }).code) }),
       ),
-    closeOrder: (req) => timed(metrics, 'closeorder', () => pay.closeOrder(req)),
-    refund: (req) => timed(metrics, 'refund', () => pay.refund(req)),
-    refundQuery: (req) => timed(metrics, 'refundquery', () => pay.refundQuery(req)),
-    downloadBill: (req) => timed(metrics, 'downloadbill', () => pay.downloadBill(req)),
+    closeOrder: (...args) => timed(metrics, 'closeorder', () => pay.closeOrder(...args)),
+    refund: (...args) => timed(metrics, 'refund', () => pay.refund(...args)),
+    refundQuery: (...args) => timed(metrics, 'refundquery', () => pay.refundQuery(...args)),
+    downloadBill: (...args) => timed(metrics, 'downloadbill', () => pay.downloadBill(...args)),
     transport,
   };
 }
@@ -53,8 +54,8 @@ export function instrumentPayClient(pay: PayClient, metrics: Metrics): PayClient
 export function instrumentMpClient(mp: MpClient, metrics: Metrics): MpClient {
   return {
     ...mp,
-    code2Session: (code) => timed(metrics, 'jscode2session', () => mp.code2Session(code)),
-    sendSubscribeMessage: (msg) => timed(metrics, 'subscribe_send', () => mp.sendSubscribeMessage(msg)),
+    code2Session: (...args) => timed(metrics, 'jscode2session', () => mp.code2Session(...args)),
+    sendSubscribeMessage: (...args) => timed(metrics, 'subscribe_send', () => mp.sendSubscribeMessage(...args)),
     // getAccessToken is mostly answered from the Redis cache: not counted as a WeChat call.
   };
 }
