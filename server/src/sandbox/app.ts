@@ -23,6 +23,8 @@ import { refundRoutes } from './refund-routes.js';
 import { RefundLedger, type RefundMerchant } from './refund-state.js';
 import { SandboxState, type SandboxMerchant } from './state.js';
 import { weixinRoutes } from './weixin-routes.js';
+import { jsbridgeRoutes } from './jsbridge.js';
+import { JsapiTickets, OauthCodes, OauthUsers, oauthRoutes, snsOauthRoutes } from './oauth-routes.js';
 
 export type { SandboxMerchant } from './state.js';
 export type { MerchantCertFiles } from './pki.js';
@@ -43,6 +45,8 @@ export interface SandboxOptions {
    * timeScale (move the clock instead). Changed at run time by POST /sandbox/faults {"closeorder":...}.
    */
   closeorderMinAgeSeconds?: number;
+  /** the 网页授权域名 / JS接口安全域名 per appid (default: 127.0.0.1 and localhost, the server's own host in sandbox mode) */
+  oauthDomains?: Record<string, string[]>;
 }
 
 // Unknown paths of api.mch.weixin.qq.com answer HTTP 404 (SDK issues report a bare 404 for a wrong
@@ -117,7 +121,12 @@ async function buildPlain(opts: SandboxOptions, makeCore: (app: FastifyInstance)
   await app.register(payRoutes, { state, faults, refunds });
   await app.register(refundRoutes, { core, secure: false });
   await app.register(billRoutes, { core });
-  await app.register(weixinRoutes, { state, faults });
+  const tickets = new JsapiTickets(state.now);
+  const oauthCodes = new OauthCodes(state.now);
+  await app.register(weixinRoutes, { state, faults, tickets });
+  await app.register(oauthRoutes, { state, codes: oauthCodes, users: new OauthUsers(), tickets, ...(opts.oauthDomains ? { domains: opts.oauthDomains } : {}) });
+  await app.register(snsOauthRoutes, { state, codes: oauthCodes });
+  await app.register(jsbridgeRoutes, { state });
   await app.register(controlRoutes, { state, faults, notifier });
   await app.register(refundControlRoutes, { core });
   return { app, core };
