@@ -75,6 +75,13 @@ export interface Config {
   };
   /** the payment-success subscribe message (server/src/notifications) */
   notifications: PaidMessageConfig;
+  /** the 公众号 H5 checkout (server/src/h5) */
+  h5: {
+    /** the payment directory (支付授权目录): every page that starts a payment sits directly in it, e.g. /h5/ */
+    payPath: string;
+    /** the origin the pages are served from, as buyers reach it (OAuth redirect_uri, wx.config url); default: the request's own */
+    publicUrl?: string;
+  };
 }
 
 // 0 asks the OS for any free port (tests, several local instances).
@@ -158,6 +165,12 @@ const EnvSchema = Type.Object({
   WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS: Type.Optional(nonEmpty('must map template keywords to facts, e.g. character_string1=outTradeNo,amount2=amount')),
   WECHAT_SUBSCRIBE_STATE: Type.Optional(
     Type.Union([Type.Literal('developer'), Type.Literal('trial'), Type.Literal('formal')], { description: 'must be developer, trial or formal' }),
+  ),
+  H5_PAY_PATH: Type.Optional(
+    Type.String({ pattern: '^/([A-Za-z0-9_-]+/)+$', maxLength: 128, description: 'must be a path of one or more directories that starts and ends with /, e.g. /h5/ or /pay/h5/' }),
+  ),
+  H5_PUBLIC_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$', description: 'must be an origin without a path, e.g. https://shop.example.com' }),
   ),
 });
 type Env = Static<typeof EnvSchema>;
@@ -268,6 +281,7 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       // the message opens the version the server serves: the develop build in sandbox mode
       miniprogramState: env.WECHAT_SUBSCRIBE_STATE ?? (sandbox ? 'developer' : 'formal'),
     },
+    h5: { payPath: env.H5_PAY_PATH ?? '/h5/', ...(env.H5_PUBLIC_URL ? { publicUrl: env.H5_PUBLIC_URL } : {}) },
   };
 }
 

@@ -11,6 +11,8 @@ import { createTicketClient, jssdkConfig, jssdkSignature } from '../../../server
 import { createMpClient } from '../../../server/src/wechat/mp-client.js';
 import { WxLoginError } from '../../../server/src/wechat/errors.js';
 import { serviceUrls } from '../../helpers/services.js';
+import { loadConfig } from '../../../server/src/config.js';
+import { createOauthStates, newBinding } from '../../../server/src/h5/oauth-state.js';
 
 const OA = { appid: 'wx0a5a0dbe0d0e0f01', mchId: DEMO_MERCHANT.mchId, key: DEMO_MERCHANT.key, secret: `oa-secret-${randomBytes(6).toString('hex')}` };
 
@@ -159,4 +161,43 @@ t.test('jsapi_ticket: fetched once across instances through Redis, and checked b
     .catch((e: unknown) => e);
   t.ok(err instanceof WxLoginError);
   t.match(err, { errcode: 40001 });
+});
+
+t.test('OAuth state: single use, bound to the browser that asked for it', async (t) => {
+  const redis = new Redis(serviceUrls().redisUrl);
+  t.teardown(() => redis.quit());
+  const states = createOauthStates(redis);
+  const mine = newBinding();
+  const theirs = newBinding();
+
+  const s1 = await states.issue(mine, '/h5/checkout?sku=A');
+  t.match(s1, /^[A-Za-z0-9]{32}$/);
+  t.ok((await redis.ttl(`h5:oauth:state:${s1}`)) > 500, 'kept about ten minutes');
+  t.same(await states.take(s1, mine), { ok: true, next: '/h5/checkout?sku=A' });
+  t.same(await states.take(s1, mine), { ok: false, reason: 'unknown' }, 'a replay fails');
+
+  const s2 = await states.issue(mine, '/h5/');
+  t.same(await states.take(s2, theirs), { ok: false, reason: 'foreign', next: '/h5/' });
+  t.same(await states.take(s2, mine), { ok: false, reason: 'unknown' }, 'spent by the foreign attempt');
+
+  const s3 = await states.issue(mine, '/h5/');
+  t.same(await states.take(s3, undefined), { ok: false, reason: 'foreign', next: '/h5/' }, 'no binding cookie');
+  t.same(await states.take(undefined, mine), { ok: false, reason: 'missing' });
+  t.same(await states.take('', mine), { ok: false, reason: 'missing' });
+  t.same(await states.take('not a state!', mine), { ok: false, reason: 'unknown' });
+  t.notMatch(await redis.get(`h5:oauth:state:${await states.issue(mine, '/h5/')}`), mine, 'Redis holds a hash of the binding, not the binding');
+
+  // two takes at once: one winner
+  const s4 = await states.issue(mine, '/h5/');
+  const both = await Promise.all([states.take(s4, mine), states.take(s4, mine)]);
+  t.equal(both.filter((r) => r.ok).length, 1);
+});
+
+t.test('H5_PAY_PATH and H5_PUBLIC_URL are checked at boot', async (t) => {
+  t.match(loadConfig({}).h5, { payPath: '/h5/' });
+  t.match(loadConfig({ H5_PAY_PATH: '/pay/h5/', H5_PUBLIC_URL: 'https://shop.example.com' }).h5, { payPath: '/pay/h5/', publicUrl: 'https://shop.example.com' });
+  for (const bad of ['h5/', '/h5', '/', '/h5/../x/', '/h 5/']) {
+    t.throws(() => loadConfig({ H5_PAY_PATH: bad }), { name: 'ConfigError', variable: 'H5_PAY_PATH' }, bad);
+  }
+  t.throws(() => loadConfig({ H5_PUBLIC_URL: 'https://shop.example.com/h5/' }), { name: 'ConfigError', variable: 'H5_PUBLIC_URL' });
 });
