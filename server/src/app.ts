@@ -11,6 +11,7 @@ import mongoPlugin, { isDatabaseUnavailable } from './plugins/mongo.js';
 import redisPlugin, { isRedisUnavailable } from './plugins/redis.js';
 import rateLimit from '@fastify/rate-limit';
 import authPlugin from './plugins/auth.js';
+import buyersPlugin from './plugins/buyers.js';
 import jobsPlugin from './plugins/jobs.js';
 import type { PaidMessageJobSettings } from './notifications/paid-message.js';
 import notificationsPlugin from './plugins/notifications.js';
@@ -166,6 +167,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       errorResponseBuilder: (_req, ctx) => new Errors.RateLimited(ctx.after),
     });
     await app.register(wechatPlugin, { retryDelayMs: opts.payRetryDelayMs });
+    await app.register(buyersPlugin);
     await app.register(authPlugin);
     await app.register(jobsPlugin, { prefix: opts.jobsPrefix, workers: opts.jobs?.workers });
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });

@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { PaidMessageConfig } from './notifications/paid-message.js';
 import { DEFAULT_PAID_FIELDS, parseFieldMap } from './notifications/template.js';
-import { DEMO_MERCHANT } from './sandbox/demo.js';
+import { DEMO_APPS, DEMO_MERCHANT } from './sandbox/demo.js';
 import { loadMerchantCert, MerchantCertError } from './wechat/merchant-cert.js';
 import type { SignType } from './wechat/sign.js';
 
@@ -16,6 +16,28 @@ export class ConfigError extends Error {
   }
 }
 
+/** The kinds of app one merchant takes payments for: mini-program, 公众号 (official account), open-platform mobile app. */
+export type AppKind = 'mp' | 'oa' | 'open';
+
+export interface App {
+  kind: AppKind;
+  appid: string;
+  /** never in a response or a log line */
+  appsecret: string;
+}
+
+export type Apps = { [K in AppKind]?: App & { kind: K } };
+
+/** The app this appid belongs to, when it is one of the merchant's. */
+export function appByAppid(config: Pick<Config, 'apps'>, appid: string): App | undefined {
+  return Object.values(config.apps).find((a) => a !== undefined && a.appid === appid);
+}
+
+/** Every appid of the merchant (notifies for any of them verify). */
+export function merchantAppids(config: Pick<Config, 'apps'>): string[] {
+  return Object.values(config.apps).flatMap((a) => (a ? [a.appid] : []));
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -27,10 +49,18 @@ export interface Config {
   redisUrl?: string;
   /** fail fast: how long a request waits on Redis (one command) and on an unreachable database */
   timeouts: { redisCommandMs: number; mongodbMs: number };
+  /**
+   * The apps under this merchant; any subset. The mini-program alone is the default; in sandbox mode
+   * every kind is there (demo values for those not given).
+   */
+  apps: Apps;
   wechat: {
+    /** the mini-program's appid when there is one, else the first app configured (公众号, then open) */
     appid: string;
     appsecret: string;
     apiBase: string;
+    /** host of /connect/oauth2/authorize (open.weixin.qq.com; the sandbox in sandbox mode) */
+    openBase: string;
   };
   pay: {
     mchId: string;
@@ -119,6 +149,19 @@ const EnvSchema = Type.Object({
   WECHAT_APPSECRET: Type.Optional(
     Type.String({ pattern: '^[0-9a-zA-Z_-]{8,64}$', description: 'must be the appsecret (8 to 64 letters or digits)' }),
   ),
+  WECHAT_OA_APPID: Type.Optional(
+    Type.String({ pattern: '^wx[0-9a-zA-Z]{16}$', description: 'must be the 公众号 (official account) appid (wx followed by 16 letters or digits)' }),
+  ),
+  WECHAT_OA_APPSECRET: Type.Optional(
+    Type.String({ pattern: '^[0-9a-zA-Z_-]{8,64}$', description: 'must be the 公众号 appsecret (8 to 64 letters or digits)' }),
+  ),
+  WECHAT_OPEN_APPID: Type.Optional(
+    Type.String({ pattern: '^wx[0-9a-zA-Z]{16}$', description: 'must be the open-platform mobile app appid (wx followed by 16 letters or digits)' }),
+  ),
+  WECHAT_OPEN_APPSECRET: Type.Optional(
+    Type.String({ pattern: '^[0-9a-zA-Z_-]{8,64}$', description: 'must be the open-platform mobile app appsecret (8 to 64 letters or digits)' }),
+  ),
+  WECHAT_OPEN_BASE: Type.Optional(httpUrl('must be an http(s) URL (the host of /connect/oauth2/authorize)')),
   WECHATPAY_MCH_ID: Type.Optional(Type.String({ pattern: '^[0-9]{6,32}$', description: 'must be a merchant id (digits)' })),
   WECHATPAY_API_KEY: Type.Optional(
     Type.String({ pattern: '^[0-9a-zA-Z]{32}$', description: 'must be the 32-character API v2 key' }),
@@ -176,6 +219,38 @@ const EnvSchema = Type.Object({
 type Env = Static<typeof EnvSchema>;
 
 const CREDENTIALS = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHATPAY_MCH_ID', 'WECHATPAY_API_KEY'] as const;
+const MERCHANT = ['WECHATPAY_MCH_ID', 'WECHATPAY_API_KEY'] as const;
+const APP_VARS = [
+  { kind: 'mp', appid: 'WECHAT_APPID', secret: 'WECHAT_APPSECRET', what: 'the mini-program' },
+  { kind: 'oa', appid: 'WECHAT_OA_APPID', secret: 'WECHAT_OA_APPSECRET', what: 'the 公众号 (official account)' },
+  { kind: 'open', appid: 'WECHAT_OPEN_APPID', secret: 'WECHAT_OPEN_APPSECRET', what: 'the open-platform mobile app' },
+] as const;
+// Any of these set means "a real merchant" unless WECHAT_SANDBOX says otherwise.
+const ANY_CREDENTIAL = [...CREDENTIALS, 'WECHAT_OA_APPID', 'WECHAT_OA_APPSECRET', 'WECHAT_OPEN_APPID', 'WECHAT_OPEN_APPSECRET'] as const;
+
+/**
+ * The apps of the merchant: each one given whole (appid and secret) or not at all. In sandbox mode,
+ * the kinds not given get the demo values, so that every channel can be walked with no setup.
+ */
+function loadApps(env: Env, sandbox: boolean): Apps {
+  const apps: Apps = {};
+  const seen = new Map<string, string>();
+  for (const v of APP_VARS) {
+    const appid = env[v.appid];
+    const secret = env[v.secret];
+    if (appid !== undefined && secret === undefined) throw new ConfigError(v.secret, `is required with ${v.appid} (${v.what} is incomplete)`);
+    if (secret !== undefined && appid === undefined) throw new ConfigError(v.appid, `is required with ${v.secret} (${v.what} is incomplete)`);
+    let app: App | undefined;
+    if (appid !== undefined && secret !== undefined) app = { kind: v.kind, appid, appsecret: secret };
+    else if (sandbox) app = { kind: v.kind, appid: DEMO_APPS[v.kind].appid, appsecret: DEMO_APPS[v.kind].secret };
+    if (!app) continue;
+    const other = seen.get(app.appid);
+    if (other !== undefined) throw new ConfigError(v.appid, `must differ from ${other}: each app has its own appid`);
+    seen.set(app.appid, v.appid);
+    (apps as Record<string, App>)[v.kind] = app;
+  }
+  return apps;
+}
 
 function firstError(env: Record<string, unknown>): ConfigError | undefined {
   for (const err of Value.Errors(EnvSchema, env)) {
@@ -210,10 +285,14 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
 
   const given = CREDENTIALS.filter((name) => env[name] !== undefined);
   const sandbox =
-    env.WECHAT_SANDBOX === undefined ? given.length === 0 : env.WECHAT_SANDBOX === '1' || env.WECHAT_SANDBOX === 'true';
+    env.WECHAT_SANDBOX === undefined
+      ? ANY_CREDENTIAL.every((name) => env[name] === undefined)
+      : env.WECHAT_SANDBOX === '1' || env.WECHAT_SANDBOX === 'true';
 
   if (!sandbox) {
-    for (const name of CREDENTIALS) {
+    // One merchant and at least one whole app; the mini-program is the default app.
+    const anyApp = APP_VARS.some((v) => env[v.appid] !== undefined || env[v.secret] !== undefined);
+    for (const name of anyApp ? MERCHANT : CREDENTIALS) {
       if (env[name] === undefined) {
         throw new ConfigError(name, 'is required to talk to real WeChat (or set WECHAT_SANDBOX=1 to use the sandbox)');
       }
@@ -243,6 +322,8 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     throw new ConfigError('WECHATPAY_REFUND_NOTIFY_URL', 'must be an https URL with real WeChat');
   }
   const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
+  const apps = loadApps(env, sandbox);
+  const primary = (apps.mp ?? apps.oa ?? apps.open) as App;
   return {
     port: toPort(env.PORT, 3000, 'PORT'),
     host: env.HOST ?? '127.0.0.1',
@@ -254,10 +335,12 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       redisCommandMs: Number(env.REDIS_COMMAND_TIMEOUT_MS ?? 2_000),
       mongodbMs: Number(env.MONGODB_TIMEOUT_MS ?? 3_000),
     },
+    apps,
     wechat: {
-      appid: env.WECHAT_APPID ?? DEMO_MERCHANT.appid,
-      appsecret: env.WECHAT_APPSECRET ?? DEMO_MERCHANT.secret,
+      appid: primary.appid,
+      appsecret: primary.appsecret,
       apiBase: sandbox ? sandboxBase : (env.WECHAT_API_BASE ?? 'https://api.weixin.qq.com'),
+      openBase: sandbox ? sandboxBase : (env.WECHAT_OPEN_BASE ?? 'https://open.weixin.qq.com'),
     },
     pay: {
       mchId,

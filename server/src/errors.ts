@@ -33,6 +33,10 @@ export const Errors = {
   RefundExceedsPaid: createError('REFUND_EXCEEDS_PAID', 'Refunds cannot add up past the payment: %s fen are left to refund', 409),
   RefundRequestOpen: createError('REFUND_REQUEST_OPEN', 'A refund request for this order is already waiting for the shop', 409),
   RefundRequestDecided: createError('REFUND_REQUEST_DECIDED', 'The refund request was already decided (%s)', 409),
+  /** a route of a channel whose app this merchant has not configured (WECHAT_OA_APPID, WECHAT_OPEN_APPID...) */
+  ChannelNotConfigured: createError('CHANNEL_NOT_CONFIGURED', 'This payment channel is not configured on this server: %s', 404),
+  /** an order of another channel sent to this channel's pay route (an APP order to the mini-program's, ...) */
+  WrongChannel: createError('WRONG_CHANNEL', 'This order is paid through another channel (%s)', 409),
   RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
   /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
   LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),

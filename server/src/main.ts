@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startLocalServices } from './local-services.js';
 import { startSandbox } from './sandbox/app.js';
+import { sandboxMerchantsFor } from './sandbox/demo.js';
 
 type Closer = () => Promise<void>;
 
@@ -41,9 +42,8 @@ async function main(): Promise<void> {
       const sandbox = await startSandbox({
         port: config.sandbox.port,
         host: '127.0.0.1',
-        merchants: [
-          { appid: config.wechat.appid, mchId: config.pay.mchId, key: config.pay.apiKey, secret: config.wechat.appsecret },
-        ],
+        // every configured app (demo ones for the kinds not given) under the one merchant
+        merchants: sandboxMerchantsFor(config),
         logger: { level: config.logLevel === 'silent' ? 'silent' : 'warn' },
         // The sandbox's CA and merchant certificate, made once and kept.
         pkiDir: resolve('.data', 'sandbox-pki'),
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       const issued = sandbox.certs.merchants[config.pay.mchId];
       config = {
         ...config,
-        wechat: { ...config.wechat, apiBase: sandbox.url },
+        wechat: { ...config.wechat, apiBase: sandbox.url, openBase: sandbox.url },
         pay: {
           ...config.pay,
           apiBase: sandbox.url,
@@ -63,6 +63,8 @@ async function main(): Promise<void> {
         },
       };
       say(`WeChat sandbox on ${sandbox.url} (appid ${config.wechat.appid}, mch_id ${config.pay.mchId})`);
+      const others = Object.values(config.apps).filter((a) => a && a.appid !== config.wechat.appid);
+      if (others.length > 0) say(`  apps: ${others.map((a) => `${a!.kind} ${a!.appid}`).join(', ')}`);
       say(`  /secapi/ (refunds) on ${sandbox.secapiUrl}, merchant certificate ${issued?.p12Path ?? '(none)'}`);
     }
 

@@ -1,16 +1,28 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
+/** Who calls: the buyer that owns orders, and the app (appid) and openid they logged in through. */
 export interface Session {
+  buyerId: string;
+  appid: string;
   openid: string;
   unionid?: string;
 }
 
-interface StoredSession extends Session {
-  /** WeChat's session_key: kept server-side only (for decrypting wx data later), never sent or logged */
-  sessionKey: string;
+/** What a login stores: the buyer, the app, and the app's own secret material (never sent or logged). */
+export interface NewSession extends Session {
+  /** mini-program: WeChat's session_key; kept server-side only (for decrypting wx data later) */
+  sessionKey?: string;
+}
+
+interface StoredSession extends Partial<Session> {
+  openid: string;
+  sessionKey?: string;
   createdAt: number;
 }
+
+/** A session stored before buyers existed (openid alone): the auth plugin links it to its buyer. */
+export type LegacySession = { openid: string; unionid?: string; buyerId?: undefined; appid?: undefined };
 
 // Redis holds a hash of the token, so a dump of Redis does not hand out working tokens.
 const keyFor = (token: string) => `sess:${createHash('sha256').update(token).digest('hex')}`;
@@ -37,7 +49,7 @@ return {1, ttl}`;
 export function createSessionStore(redis: Redis, ttlSeconds: number) {
   return {
     ttlSeconds,
-    async create(s: { openid: string; sessionKey: string; unionid?: string }): Promise<string> {
+    async create(s: NewSession): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const stored: StoredSession = { ...s, createdAt: Date.now() };
       await redis.set(keyFor(token), JSON.stringify(stored), 'EX', ttlSeconds);
@@ -45,7 +57,7 @@ export function createSessionStore(redis: Redis, ttlSeconds: number) {
     },
     /** create(), unless this user already has `limit.max` sessions from the current window */
     async createWithinLimit(
-      s: { openid: string; sessionKey: string; unionid?: string },
+      s: NewSession,
       limit: SessionLimit,
     ): Promise<{ token: string } | { limitedForMs: number }> {
       const token = randomBytes(32).toString('base64url');
@@ -62,12 +74,22 @@ export function createSessionStore(redis: Redis, ttlSeconds: number) {
       )) as [number, number];
       return created === 1 ? { token } : { limitedForMs: Math.max(ttl, 0) };
     },
-    async get(token: string): Promise<Session | null> {
+    async get(token: string): Promise<Session | LegacySession | null> {
       if (!TOKEN_RE.test(token)) return null;
       const raw = await redis.get(keyFor(token));
       if (!raw) return null;
-      const { openid, unionid } = JSON.parse(raw) as StoredSession;
-      return unionid ? { openid, unionid } : { openid };
+      const { openid, unionid, buyerId, appid } = JSON.parse(raw) as StoredSession;
+      const extra = unionid ? { unionid } : {};
+      if (buyerId && appid) return { buyerId, appid, openid, ...extra };
+      return { openid, ...extra };
+    },
+    /** Completes a legacy session in place (same token, same remaining lifetime). */
+    async upgrade(token: string, s: Session): Promise<void> {
+      if (!TOKEN_RE.test(token)) return;
+      const raw = await redis.get(keyFor(token));
+      if (!raw) return;
+      const stored = { ...(JSON.parse(raw) as StoredSession), ...s };
+      await redis.set(keyFor(token), JSON.stringify(stored), 'KEEPTTL');
     },
     async revoke(token: string): Promise<void> {
       if (TOKEN_RE.test(token)) await redis.del(keyFor(token));

@@ -4,7 +4,7 @@ import { buildApp, type AppOptions } from '../../server/src/app.js';
 import type { Config } from '../../server/src/config.js';
 import { loggerOptions } from '../../server/src/logger.js';
 import { startSandbox, type SandboxCerts } from '../../server/src/sandbox/app.js';
-import { DEMO_MERCHANT } from '../../server/src/sandbox/demo.js';
+import { DEMO_MERCHANT, sandboxMerchantsFor } from '../../server/src/sandbox/demo.js';
 import type { PayParams, SandboxCashierResponse } from '../../shared/api.js';
 import { freshDbName, testConfig } from './services.js';
 
@@ -65,18 +65,19 @@ export interface Stack {
  * on one fresh database) listening on loopback ports, wired to each other as `npm start` does.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const base = testConfig(opts.env);
   const sandbox = await startSandbox({
     port: 0,
-    merchants: [DEMO_MERCHANT],
+    // every app of the config (the demo mini-program, 公众号 and mobile app) under the demo merchant
+    merchants: sandboxMerchantsFor(base),
     timeScale: opts.timeScale ?? 0.001,
     closeorderMinAgeSeconds: opts.closeorderMinAgeSeconds ?? 0,
     ...(opts.sandboxNow ? { now: opts.sandboxNow } : {}),
     logger: false,
   });
-  const base = testConfig(opts.env);
   let config: Config = {
     ...base,
-    wechat: { ...base.wechat, apiBase: sandbox.url },
+    wechat: { ...base.wechat, apiBase: sandbox.url, openBase: sandbox.url },
     pay: {
       ...base.pay,
       apiBase: sandbox.url,

@@ -24,8 +24,16 @@ export interface OrderItemDoc {
   quantity: number;
 }
 
+/** Where a buyer paid from: the mini-program, a 公众号 H5 page, the mobile app, or a Native QR code. */
+export type OrderChannel = 'mp' | 'oa-h5' | 'app' | 'native';
+export const ORDER_CHANNELS: readonly OrderChannel[] = ['mp', 'oa-h5', 'app', 'native'];
+/** The WeChat Pay trade types our channels use (JSAPI: mini-program and 公众号 alike). */
+export type OrderTradeType = 'JSAPI' | 'APP' | 'NATIVE';
+
 export interface PrepayDoc {
   prepayId: string;
+  /** NATIVE: the weixin://wxpay/bizpayurl?pr=… the QR code carries, valid as long as the prepay */
+  codeUrl?: string;
   /** the sign type of the unifiedorder that made it: its notify is signed the same way */
   signType: 'MD5' | 'HMAC-SHA256';
   createdAt: Date;
@@ -69,17 +77,31 @@ export const FOLLOW_UP_FLAGS = [
   'FEE_TYPE_MISMATCH',
   'SECOND_TRANSACTION',
   'TRANSACTION_REUSED',
+  'APPID_MISMATCH',
 ] as const;
 export type FollowUpFlag = (typeof FOLLOW_UP_FLAGS)[number];
 
 export interface OrderDoc {
   _id: Types.ObjectId;
+  /** the buyer that owns it (buyers/); every buyer-facing query is scoped to it */
+  buyerId?: string;
+  /**
+   * the payer's openid under the order's appid (JSAPI needs it; APP knows it from the app login);
+   * empty for a Native order, whose payer is whoever scans it (recorded in payerOpenid)
+   */
   openid: string;
+  channel?: OrderChannel;
+  /** the app the order is paid through: every unifiedorder / orderquery / closeorder / refund uses it */
+  appid?: string;
+  /** NATIVE: the product_id of the unifiedorder (the printed code's product or till) */
+  productId?: string;
+  /** who paid, as WeChat reported it (Native orders learn their payer only then) */
+  payerOpenid?: string;
   outTradeNo: string;
   status: OrderStatus;
   amount: number;
   items: OrderItemDoc[];
-  /** the trade type its prepays are made with (JSAPI for the mini-program) */
+  /** the trade type its prepays are made with (JSAPI for the mini-program and 公众号, APP, NATIVE) */
   tradeType?: string;
   /**
    * One order per (buyer, Idempotency-Key): a hash of both, unique. Orders made without a key get a
@@ -143,7 +165,13 @@ const ItemSchema = new Schema<OrderItemDoc>(
 
 const OrderSchema = new Schema<OrderDoc>(
   {
-    openid: { type: String, required: true },
+    buyerId: String,
+    // '' for a Native order (no payer known until it is paid)
+    openid: { type: String, default: '' },
+    channel: String,
+    appid: String,
+    productId: String,
+    payerOpenid: String,
     outTradeNo: { type: String, required: true },
     status: { type: String, required: true, enum: ORDER_STATUSES },
     amount: { type: Number, required: true },
@@ -157,7 +185,7 @@ const OrderSchema = new Schema<OrderDoc>(
     expiresAt: { type: Date, required: true },
     prepay: {
       type: new Schema<PrepayDoc>(
-        { prepayId: String, signType: String, createdAt: Date, reuseUntil: Date },
+        { prepayId: String, codeUrl: String, signType: String, createdAt: Date, reuseUntil: Date },
         { _id: false },
       ),
       default: null,
@@ -196,6 +224,8 @@ const OrderSchema = new Schema<OrderDoc>(
 );
 OrderSchema.index({ outTradeNo: 1 }, { unique: true });
 OrderSchema.index({ openid: 1, createdAt: -1 });
+// the buyer's order list, whatever the channel: first-key equality, so the embedded database answers it from the index
+OrderSchema.index({ buyerId: 1, createdAt: -1 });
 OrderSchema.index({ 'fulfilment.state': 1 });
 OrderSchema.index({ status: 1, expiresAt: 1 });
 OrderSchema.index({ idemKey: 1 }, { unique: true });
@@ -233,6 +263,35 @@ export async function orderModels(conn: Connection): Promise<OrderModels> {
   await Order.createIndexes();
   await FulfilmentEvent.createIndexes();
   return { Order, FulfilmentEvent };
+}
+
+/**
+ * Orders stored before buyers and channels existed were all the mini-program's: each gets the buyer
+ * linked to (mini-program appid, openid), channel mp and that appid. Idempotent: only orders without
+ * a buyerId are touched, and linking the same (appid, openid) twice gives the same buyer.
+ */
+export async function migrateOrderBuyers(
+  Order: Model<OrderDoc>,
+  link: (input: { appid: string; openid: string }) => Promise<{ buyerId: string }>,
+  mpAppid: string,
+): Promise<number> {
+  let migrated = 0;
+  for (;;) {
+    const batch = await Order.find({ buyerId: { $exists: false } }, { _id: 1, openid: 1 }).limit(500).lean<Pick<OrderDoc, '_id' | 'openid'>[]>();
+    if (batch.length === 0) return migrated;
+    const ops = [];
+    for (const o of batch) {
+      const { buyerId } = await link({ appid: mpAppid, openid: o.openid });
+      ops.push({
+        updateOne: {
+          filter: { _id: o._id, buyerId: { $exists: false } },
+          update: { $set: { buyerId, channel: 'mp', appid: mpAppid, tradeType: 'JSAPI' } },
+        },
+      });
+    }
+    await Order.bulkWrite(ops);
+    migrated += batch.length;
+  }
 }
 
 /**

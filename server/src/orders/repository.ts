@@ -1,9 +1,13 @@
 import { Types, type UpdateQuery } from 'mongoose';
 import type { OrderStatus } from '../../../shared/api.js';
-import type { OrderDoc, OrderModels, PrepayDoc } from './model.js';
+import type { OrderChannel, OrderDoc, OrderModels, PrepayDoc } from './model.js';
 
 export interface NewOrder {
+  buyerId?: string;
   openid: string;
+  channel: OrderChannel;
+  appid: string;
+  productId?: string;
   outTradeNo: string;
   amount: number;
   items: OrderDoc['items'];
@@ -78,14 +82,15 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
       return filter ? Order.findOne(filter).lean<OrderDoc>() : null;
     },
 
-    /** Users only ever see their own orders: someone else's is simply not found. */
-    async findForOwner(id: string, openid: string): Promise<OrderDoc | null> {
+    /** Buyers only ever see their own orders (whatever app they came through): someone else's is simply not found. */
+    async findForOwner(id: string, buyerId: string): Promise<OrderDoc | null> {
       const filter = keyFilter({ id });
-      return filter ? Order.findOne({ ...filter, openid }).lean<OrderDoc>() : null;
+      return filter ? Order.findOne({ ...filter, buyerId }).lean<OrderDoc>() : null;
     },
 
-    async listForOwner(openid: string, limit: number, before?: PageCursor): Promise<OrderDoc[]> {
-      const filter: Record<string, unknown> = { openid };
+    /** The buyer's orders, newest first, from the (buyerId, createdAt) index. */
+    async listForOwner(buyerId: string, limit: number, before?: PageCursor): Promise<OrderDoc[]> {
+      const filter: Record<string, unknown> = { buyerId };
       if (before) {
         const id = new Types.ObjectId(before.id);
         filter.$or = [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: id } }];
@@ -123,7 +128,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
      * misses (null) and the caller takes the careful path.
      */
     async settlePaidFast(
-      match: { outTradeNo: string; amount: number; openid: string; tradeType: string; signType?: string },
+      match: { outTradeNo: string; amount: number; openid: string; tradeType: string; appid?: string; signType?: string },
       paid: PaymentFacts,
       source: string,
       now = new Date(),
@@ -135,6 +140,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
         openid: match.openid,
         tradeType: match.tradeType,
       };
+      if (match.appid) filter.appid = match.appid;
       if (match.signType) filter.signTypes = match.signType;
       return Order.findOneAndUpdate(
         filter,
@@ -144,6 +150,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
             paidAt: paid.paidAt,
             transactionId: paid.transactionId,
             paidAmount: paid.totalFee,
+            payerOpenid: match.openid,
             fulfilment: { state: 'PENDING', createdAt: now },
           },
           $push: { history: { from: 'PAYING', to: 'PAID', at: now, source } },

@@ -7,8 +7,8 @@ import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
-import { fromBeijingTime, paymentParams, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
-import { PAYABLE, SETTLED_PAID, type OrderDoc } from './model.js';
+import { fromBeijingTime, nonceStr, paymentParams, sign, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
+import { PAYABLE, SETTLED_PAID, type OrderChannel, type OrderDoc, type OrderTradeType, type PrepayDoc } from './model.js';
 import { enqueueExpiry, enqueueFulfilment, enqueueWechatClose } from './jobs.js';
 import type { OrderRepository } from './repository.js';
 import { applyTradeState, type SettleDeps, type SettleResult, type TradeReport } from './settle.js';
@@ -43,6 +43,45 @@ export interface OrderServiceDeps {
   fulfil?: (order: OrderDoc) => Promise<void>;
   /** background jobs: a new order's expiry is scheduled on it */
   jobs: Jobs;
+}
+
+/**
+ * Who an order is for and how it is paid: the buyer that owns it, the app (appid) and channel it is
+ * paid through, the payer's openid under that appid (JSAPI needs it), and a Native order's product_id.
+ */
+export interface Payer {
+  /** the owner (buyers/); a Native order from a desktop checkout may have none */
+  buyerId?: string;
+  appid: string;
+  openid?: string;
+  channel: OrderChannel;
+  /** default from the channel: mp and oa-h5 JSAPI, app APP, native NATIVE */
+  tradeType?: OrderTradeType;
+  /** NATIVE: the product or till the printed code is for (at most 32 characters) */
+  productId?: string;
+}
+
+const CHANNEL_TRADE_TYPE: Record<OrderChannel, OrderTradeType> = { mp: 'JSAPI', 'oa-h5': 'JSAPI', app: 'APP', native: 'NATIVE' };
+
+function checkPayer(p: Payer): Required<Pick<Payer, 'tradeType'>> & Payer {
+  const tradeType = p.tradeType ?? CHANNEL_TRADE_TYPE[p.channel];
+  if (!p.appid) throw new TypeError('orders.create: payer.appid is required');
+  if (tradeType === 'JSAPI' && !p.openid) throw new TypeError('orders.create: a JSAPI order needs the payer\'s openid');
+  if (tradeType === 'NATIVE' && !(p.productId && /^[\x21-\x7e]{1,32}$/.test(p.productId))) {
+    throw new TypeError('orders.create: a NATIVE order needs a product_id of 1 to 32 printable characters');
+  }
+  return { ...p, tradeType };
+}
+
+/** What the mobile app's WeChat SDK (PayReq) takes, keys exactly as WeChat's APP doc names them. */
+export interface AppPayParams {
+  appid: string;
+  partnerid: string;
+  prepayid: string;
+  package: 'Sign=WXPay';
+  noncestr: string;
+  timestamp: string;
+  sign: string;
 }
 
 export interface CreateOptions {
@@ -155,10 +194,13 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { lines, amount };
   }
 
+  // The app an order is paid through; orders from before channels existed are the mini-program's.
+  const appidOf = (order: Pick<OrderDoc, 'appid'>) => ({ appid: order.appid ?? config.wechat.appid });
+
   async function queryAndApply(order: OrderDoc, source: string): Promise<OrderDoc> {
     let result: OrderQueryResult;
     try {
-      result = await pay.orderQuery({ out_trade_no: order.outTradeNo });
+      result = await pay.orderQuery({ out_trade_no: order.outTradeNo }, appidOf(order));
     } catch (err) {
       if (err instanceof WxPayError && err.code === 'ORDERNOTEXIST') return order;
       throw err;
@@ -168,12 +210,103 @@ export function createOrderService(deps: OrderServiceDeps) {
     return settled.order ?? order;
   }
 
+  /**
+   * A live prepay for the order: one still within its reuse window, made with the configured sign type
+   * (and for NATIVE, carrying its code_url), or a new one from unifiedorder. Only one request per
+   * order talks to WeChat at a time, across instances; the others use what it stores.
+   */
+  async function livePrepay(order: OrderDoc, now: Date): Promise<PrepayDoc> {
+    if (order.status === 'PAID') throw new Errors.OrderAlreadyPaid();
+    if (!PAYABLE.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
+    const id = order._id.toString();
+    const tradeType = (order.tradeType ?? 'JSAPI') as OrderTradeType;
+    const reusable = (o: OrderDoc): PrepayDoc | undefined =>
+      o.prepay && o.prepay.reuseUntil.getTime() > now.getTime() && o.prepay.signType === config.pay.signType && (tradeType !== 'NATIVE' || o.prepay.codeUrl)
+        ? o.prepay
+        : undefined;
+    const live = reusable(order);
+    if (live) return live;
+    if (order.expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
+      const closed = await close(order, 'expiry');
+      if (closed.status === 'PAID') throw new Errors.OrderAlreadyPaid();
+      throw new Errors.OrderExpired();
+    }
+
+    const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async (): Promise<{ prepay?: PrepayDoc; order?: OrderDoc | null }> => {
+      const fresh = await orders.find({ id });
+      if (!fresh || !PAYABLE.includes(fresh.status)) return { order: fresh };
+      const reused = reusable(fresh);
+      if (reused) return { prepay: reused };
+      try {
+        const result = await pay.unifiedOrder(
+          {
+            body: bodyFor(fresh),
+            out_trade_no: fresh.outTradeNo,
+            total_fee: fresh.amount,
+            spbill_create_ip: fresh.clientIp,
+            notify_url: deps.notifyUrl(),
+            trade_type: tradeType,
+            // JSAPI names its payer; APP's payer is whoever the app's WeChat is; NATIVE's whoever scans
+            ...(tradeType === 'JSAPI' ? { openid: fresh.openid } : {}),
+            ...(tradeType === 'NATIVE' && fresh.productId ? { product_id: fresh.productId } : {}),
+            time_start: toBeijingTime(fresh.createdAt),
+            time_expire: toBeijingTime(fresh.expiresAt),
+          },
+          appidOf(fresh),
+        );
+        if (tradeType === 'NATIVE' && !result.code_url) {
+          throw new WxPayError('BAD_RESPONSE', 'unifiedorder: NATIVE answer without code_url', { api: 'unifiedorder', retriable: false });
+        }
+        const reuseUntil = new Date(Math.min(now.getTime() + PREPAY_REUSE_MS, fresh.expiresAt.getTime()));
+        const prepay: PrepayDoc = {
+          prepayId: result.prepay_id,
+          ...(result.code_url ? { codeUrl: result.code_url } : {}),
+          signType: config.pay.signType,
+          createdAt: now,
+          reuseUntil,
+        };
+        const stored = await orders.attachPrepay(fresh, prepay);
+        if (!stored) return { order: await orders.find({ id }) };
+        return { prepay };
+      } catch (err) {
+        if (!(err instanceof WxPayError)) throw err;
+        if (err.code === 'ORDERPAID') return { order: await queryAndApply(fresh, 'unifiedorder') };
+        if (err.code === 'ORDERCLOSED') {
+          return { order: (await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, { source: 'unifiedorder', confirmed: true })).order };
+        }
+        log.warn({ code: err.code, outTradeNo: fresh.outTradeNo, tradeType }, 'unifiedorder failed');
+        if (err.retriable) throw new Errors.WechatUnavailable();
+        throw new Errors.PayFailed(err.code);
+      }
+    });
+    if (!locked.acquired) {
+      // Another request (another device, another instance) is asking WeChat right now: its
+      // prepay serves this request too, once stored.
+      const waitUntil = Date.now() + PAY_WAIT_MS;
+      while (Date.now() < waitUntil) {
+        await new Promise((r) => setTimeout(r, 100));
+        const fresh = await orders.find({ id });
+        if (!fresh) break;
+        const reused = reusable(fresh);
+        if (reused) return reused;
+        if (fresh.status === 'PAID') throw new Errors.OrderAlreadyPaid();
+        if (!PAYABLE.includes(fresh.status)) throw new Errors.OrderNotPayable(fresh.status);
+      }
+      throw new Errors.Busy();
+    }
+    const value = locked.value;
+    if (value.prepay) return value.prepay;
+    const status = value.order ? value.order.status : 'gone';
+    if (status === 'PAID') throw new Errors.OrderAlreadyPaid();
+    throw new Errors.OrderNotPayable(status);
+  }
+
   /** Closes at WeChat (when a prepay exists) and locally; a payment WeChat already took wins. */
   async function close(order: OrderDoc, source: string): Promise<OrderDoc> {
     const key = { id: order._id.toString() };
     if (order.prepay) {
       try {
-        await pay.closeOrder({ out_trade_no: order.outTradeNo });
+        await pay.closeOrder({ out_trade_no: order.outTradeNo }, appidOf(order));
       } catch (err) {
         if (!(err instanceof WxPayError)) throw err;
         if (err.code === 'ORDERPAID') return queryAndApply(order, source);
@@ -192,28 +325,35 @@ export function createOrderService(deps: OrderServiceDeps) {
      * crash, a Redis restart: whatever happened) gets the order the first request made.
      */
     async create(
-      openid: string,
+      payer: Payer,
       items: OrderItemInput[],
       clientIp: string,
       opts: CreateOptions = {},
       now = new Date(),
     ): Promise<{ order: OrderDoc; replayed: boolean }> {
+      const p = checkPayer(payer);
       const { lines, amount } = priceItems(items);
       const expiresAt = new Date(now.getTime() + config.orders.payWindowMinutes * 60_000);
-      const keyed = opts.idempotencyKey !== undefined ? `key:${sha256(`${openid}\n${opts.idempotencyKey}`)}` : undefined;
+      // one order per (owner, key): the buyer, or the payer in its app when there is no buyer
+      const owner = p.buyerId ?? `${p.appid}:${p.openid ?? ''}`;
+      const keyed = opts.idempotencyKey !== undefined ? `key:${sha256(`${owner}\n${opts.idempotencyKey}`)}` : undefined;
       const bodyHash = keyed ? sha256(JSON.stringify(opts.body ?? items)) : undefined;
       for (let attempt = 0; ; attempt++) {
         const outTradeNo = newOutTradeNo(now);
         try {
           const order = await orders.create({
-            openid,
+            ...(p.buyerId ? { buyerId: p.buyerId } : {}),
+            openid: p.openid ?? '',
+            channel: p.channel,
+            appid: p.appid,
+            ...(p.productId ? { productId: p.productId } : {}),
             outTradeNo,
             amount,
             items: lines,
             clientIp,
             createdAt: now,
             expiresAt,
-            tradeType: 'JSAPI',
+            tradeType: p.tradeType,
             idemKey: keyed ?? `order:${outTradeNo}`,
             ...(bodyHash ? { idemBodyHash: bodyHash } : {}),
           });
@@ -235,85 +375,42 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     /**
-     * Returns the five wx.requestPayment params for an order, reusing a live prepay_id or asking
-     * WeChat for one (unifiedorder). Only one pay request per order talks to WeChat at a time.
+     * The five wx.requestPayment / getBrandWCPayRequest params of a JSAPI order (mini-program or
+     * 公众号 H5), signed for the order's appid, reusing a live prepay_id or asking WeChat for one.
      */
     async pay(order: OrderDoc, now = new Date()): Promise<PayParams & { appId: string }> {
-      if (order.status === 'PAID') throw new Errors.OrderAlreadyPaid();
-      if (!PAYABLE.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
-      const id = order._id.toString();
-      // The client params are signed the way the prepay's unifiedorder was (reuse requires the configured type).
-      const sign = (prepayId: string): PayParams & { appId: string } => ({
-        ...paymentParams({ appid: config.wechat.appid, prepayId, key: config.pay.apiKey, signType: config.pay.signType }),
+      requireTradeType(order, 'JSAPI');
+      const prepay = await livePrepay(order, now);
+      return {
+        ...paymentParams({ appid: appidOf(order).appid, prepayId: prepay.prepayId, key: config.pay.apiKey, signType: prepay.signType }),
         ...(config.sandbox.enabled ? { sandbox: true, sandboxBase: config.pay.apiBase } : {}),
-      });
-      const reusable = (o: OrderDoc) =>
-        o.prepay && o.prepay.reuseUntil.getTime() > now.getTime() && o.prepay.signType === config.pay.signType ? o.prepay.prepayId : undefined;
-      const live = reusable(order);
-      if (live) return sign(live);
-      if (order.expiresAt.getTime() - now.getTime() < MIN_PAY_WINDOW_MS) {
-        const closed = await close(order, 'expiry');
-        if (closed.status === 'PAID') throw new Errors.OrderAlreadyPaid();
-        throw new Errors.OrderExpired();
-      }
+      };
+    },
 
-      const locked = await withLock(redis, `lock:pay:${id}`, PAY_LOCK_MS, async () => {
-        const fresh = await orders.find({ id });
-        if (!fresh || !PAYABLE.includes(fresh.status)) return { order: fresh };
-        const reused = reusable(fresh);
-        if (reused) return { prepayId: reused };
-        try {
-          const result = await pay.unifiedOrder({
-            body: bodyFor(fresh),
-            out_trade_no: fresh.outTradeNo,
-            total_fee: fresh.amount,
-            spbill_create_ip: fresh.clientIp,
-            notify_url: deps.notifyUrl(),
-            trade_type: 'JSAPI',
-            openid: fresh.openid,
-            time_start: toBeijingTime(fresh.createdAt),
-            time_expire: toBeijingTime(fresh.expiresAt),
-          });
-          const reuseUntil = new Date(Math.min(now.getTime() + PREPAY_REUSE_MS, fresh.expiresAt.getTime()));
-          const stored = await orders.attachPrepay(fresh, {
-            prepayId: result.prepay_id,
-            signType: config.pay.signType,
-            createdAt: now,
-            reuseUntil,
-          });
-          if (!stored) return { order: await orders.find({ id }) };
-          return { prepayId: result.prepay_id };
-        } catch (err) {
-          if (!(err instanceof WxPayError)) throw err;
-          if (err.code === 'ORDERPAID') return { order: await queryAndApply(fresh, 'unifiedorder') };
-          if (err.code === 'ORDERCLOSED') {
-            return { order: (await applyTradeState(settleDeps, { id }, { state: 'CLOSED' }, { source: 'unifiedorder', confirmed: true })).order };
-          }
-          log.warn({ code: err.code, outTradeNo: fresh.outTradeNo }, 'unifiedorder failed');
-          if (err.retriable) throw new Errors.WechatUnavailable();
-          throw new Errors.PayFailed(err.code);
-        }
-      });
-      if (!locked.acquired) {
-        // Another request (another device, another instance) is asking WeChat right now: its
-        // prepay serves this request too, once stored.
-        const waitUntil = Date.now() + PAY_WAIT_MS;
-        while (Date.now() < waitUntil) {
-          await new Promise((r) => setTimeout(r, 100));
-          const fresh = await orders.find({ id });
-          if (!fresh) break;
-          const reused = reusable(fresh);
-          if (reused) return sign(reused);
-          if (fresh.status === 'PAID') throw new Errors.OrderAlreadyPaid();
-          if (!PAYABLE.includes(fresh.status)) throw new Errors.OrderNotPayable(fresh.status);
-        }
-        throw new Errors.Busy();
-      }
-      const value = locked.value;
-      if ('prepayId' in value && value.prepayId) return sign(value.prepayId);
-      const status = 'order' in value && value.order ? value.order.status : 'gone';
-      if (status === 'PAID') throw new Errors.OrderAlreadyPaid();
-      throw new Errors.OrderNotPayable(status);
+    /**
+     * What the mobile app's WeChat SDK takes for an APP order (WeChat's APP pay doc: lower-case keys,
+     * package Sign=WXPay, signed with the unifiedorder's sign type and the API key).
+     */
+    async payApp(order: OrderDoc, now = new Date()): Promise<AppPayParams> {
+      requireTradeType(order, 'APP');
+      const prepay = await livePrepay(order, now);
+      const params = {
+        appid: appidOf(order).appid,
+        partnerid: config.pay.mchId,
+        prepayid: prepay.prepayId,
+        package: 'Sign=WXPay' as const,
+        noncestr: nonceStr(),
+        timestamp: String(Math.floor(now.getTime() / 1000)),
+      };
+      return { ...params, sign: sign(params, config.pay.apiKey, prepay.signType) };
+    },
+
+    /** A NATIVE order's code_url (what its QR code carries) and until when it may be shown. */
+    async payNative(order: OrderDoc, now = new Date()): Promise<{ codeUrl: string; validUntil: Date }> {
+      requireTradeType(order, 'NATIVE');
+      const prepay = await livePrepay(order, now);
+      if (!prepay.codeUrl) throw new Errors.PayFailed('no code_url');
+      return { codeUrl: prepay.codeUrl, validUntil: prepay.reuseUntil };
     },
 
     /**
@@ -379,7 +476,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       const order = await orders.find({ id: orderId });
       if (!order || order.wechatClose !== 'PENDING') return 'gone';
       try {
-        await pay.closeOrder({ out_trade_no: order.outTradeNo });
+        await pay.closeOrder({ out_trade_no: order.outTradeNo }, appidOf(order));
       } catch (err) {
         if (!(err instanceof WxPayError)) throw err;
         if (err.code === 'ORDERPAID') {
@@ -403,7 +500,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       if (first.outcome !== 'unconfirmed' || !first.order) return first;
       let answer: OrderQueryResult;
       try {
-        answer = await pay.orderQuery({ out_trade_no: outTradeNo });
+        answer = await pay.orderQuery({ out_trade_no: outTradeNo }, appidOf(first.order));
       } catch (err) {
         log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, outTradeNo }, 'orderquery to confirm a notify failed; WeChat will retry the notify');
         return first;
@@ -453,6 +550,12 @@ export function createOrderService(deps: OrderServiceDeps) {
 }
 
 /** WeChat allows closeorder 5 minutes after the trade's first unifiedorder (plus a margin). */
+/** A channel's pay route takes only its own trade type: an APP order has no mini-program params. */
+function requireTradeType(order: OrderDoc, tradeType: OrderTradeType): void {
+  const actual = order.tradeType ?? 'JSAPI';
+  if (actual !== tradeType) throw new Errors.WrongChannel(order.channel ?? actual);
+}
+
 export function wechatCloseDue(order: OrderDoc): Date {
   const firstPay = order.history.find((h) => h.to === 'PAYING')?.at ?? order.prepay?.createdAt ?? order.createdAt;
   return new Date(firstPay.getTime() + 5 * 60_000 + 5_000);

@@ -14,6 +14,8 @@ export type TradeReport =
       openid?: string;
       tradeType?: string;
       feeType?: string;
+      /** the appid the payment was made under (checked against the order's) */
+      appid?: string;
       /** the sign type the report was signed with (notifies): one of the order's prepays must have used it */
       signType?: string;
     }
@@ -67,7 +69,9 @@ const CLOSABLE: readonly OrderStatus[] = ['CREATED', 'PAYING', 'FAILED'];
 export function paymentMismatches(order: OrderDoc, report: Extract<TradeReport, { state: 'SUCCESS' }>): FollowUpFlag[] {
   const flags: FollowUpFlag[] = [];
   if (report.totalFee !== order.amount) flags.push('AMOUNT_MISMATCH');
-  if (report.openid !== undefined && report.openid !== order.openid) flags.push('OPENID_MISMATCH');
+  // A Native order has no payer until someone scans it: any openid is its payer.
+  if (report.openid !== undefined && order.openid !== '' && report.openid !== order.openid) flags.push('OPENID_MISMATCH');
+  if (report.appid !== undefined && order.appid !== undefined && report.appid !== order.appid) flags.push('APPID_MISMATCH');
   if (report.tradeType !== undefined && report.tradeType !== (order.tradeType ?? 'JSAPI')) flags.push('TRADE_TYPE_MISMATCH');
   if (report.feeType !== undefined && report.feeType !== 'CNY') flags.push('FEE_TYPE_MISMATCH');
   return flags;
@@ -92,7 +96,14 @@ export async function applyTradeState(deps: SettleDeps, key: OrderKey, report: T
 
   if (report.state === 'SUCCESS' && 'outTradeNo' in key && report.openid && report.tradeType && (report.feeType ?? 'CNY') === 'CNY') {
     const won = await orders.settlePaidFast(
-      { outTradeNo: key.outTradeNo, amount: report.totalFee, openid: report.openid, tradeType: report.tradeType, signType: report.signType },
+      {
+        outTradeNo: key.outTradeNo,
+        amount: report.totalFee,
+        openid: report.openid,
+        tradeType: report.tradeType,
+        ...(report.appid ? { appid: report.appid } : {}),
+        signType: report.signType,
+      },
       report,
       source,
     );
@@ -146,6 +157,7 @@ export async function applyTradeState(deps: SettleDeps, key: OrderKey, report: T
             paidAt: report.paidAt,
             transactionId: report.transactionId,
             paidAmount: report.totalFee,
+            ...(report.openid ? { payerOpenid: report.openid } : {}),
             fulfilment: { state: held ? 'HELD' : 'PENDING', createdAt: new Date() },
           },
           flags,

@@ -29,8 +29,17 @@ export default fp(
       const token = bearerToken(req);
       const session = token ? await sessions.get(token) : null;
       if (!session) throw new Errors.Unauthorized();
+      if (session.buyerId === undefined) {
+        // Made by the mini-program login before buyers existed: link it now, keep the token working.
+        const appid = app.config.wechat.appid;
+        const { buyerId } = await app.buyers.link({ appid, openid: session.openid, ...(session.unionid ? { unionid: session.unionid } : {}) });
+        const full: Session = { buyerId, appid, openid: session.openid, ...(session.unionid ? { unionid: session.unionid } : {}) };
+        await sessions.upgrade(token as string, full);
+        req.user = full;
+        return;
+      }
       req.user = session;
     });
   },
-  { name: 'auth', dependencies: ['redis'] },
+  { name: 'auth', dependencies: ['redis', 'buyers'] },
 );

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { AddressInfo } from 'node:net';
 import { createCatalog, type Catalog } from '../catalog.js';
-import { orderModels } from '../orders/model.js';
+import { migrateOrderBuyers, orderModels } from '../orders/model.js';
 import { enqueuePaidMessage } from '../notifications/paid-message.js';
 import { defineOrderJobs, enqueueFulfilment, type OrderJobSettings } from '../orders/jobs.js';
 import { createOrderRepository, type OrderRepository } from '../orders/repository.js';
@@ -22,7 +22,11 @@ export interface OrdersPluginOptions {
 
 export default fp<OrdersPluginOptions>(
   async (app, opts) => {
-    const repo = createOrderRepository(await orderModels(app.mongo));
+    const models = await orderModels(app.mongo);
+    // Orders from before buyers and channels: the mini-program's, owned by the buyer of (its appid, openid).
+    const migrated = await migrateOrderBuyers(models.Order, (l) => app.buyers.link(l), app.config.apps.mp?.appid ?? app.config.wechat.appid);
+    if (migrated > 0) app.log.info({ event: 'orders_migrated', migrated }, 'orders linked to their buyers');
+    const repo = createOrderRepository(models);
     const catalog = createCatalog();
     const notifyUrl = () => {
       if (app.config.pay.notifyUrl) return app.config.pay.notifyUrl;
@@ -42,7 +46,8 @@ export default fp<OrdersPluginOptions>(
       // an unflagged payment: its fulfilment, then the payment-success message (when a template is set)
       fulfil: async (order) => {
         await enqueueFulfilment(app.jobs, order);
-        await enqueuePaidMessage(app.jobs, app.config.notifications, order);
+        // subscribe messages are the mini-program's: an order of another app has no subscriber there
+        if (!order.appid || order.appid === app.config.apps.mp?.appid) await enqueuePaidMessage(app.jobs, app.config.notifications, order);
       },
     });
     app.decorate('catalog', catalog);
@@ -51,5 +56,5 @@ export default fp<OrdersPluginOptions>(
 
     await defineOrderJobs({ jobs: app.jobs, service, orders: repo, redis: app.redis, log: app.log, settings: opts.jobs });
   },
-  { name: 'orders', dependencies: ['mongo', 'redis', 'wechat', 'jobs'] },
+  { name: 'orders', dependencies: ['mongo', 'redis', 'wechat', 'jobs', 'buyers'] },
 );

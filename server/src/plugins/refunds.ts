@@ -4,7 +4,7 @@ import { createAuditLog, type AuditLog } from '../admin/audit.js';
 import type { RefundReport } from '../refunds/settle.js';
 import { refundModels } from '../refunds/model.js';
 import { createRefundRepository } from '../refunds/repository.js';
-import { createRefundService, type RefundDelays, type RefundGateway, type RefundService } from '../refunds/service.js';
+import { createRefundService, type RefundContext, type RefundDelays, type RefundGateway, type RefundService } from '../refunds/service.js';
 import { WxPayError } from '../wechat/index.js';
 
 declare module 'fastify' {
@@ -27,15 +27,17 @@ export interface RefundsPluginOptions {
 export default fp<RefundsPluginOptions>(
   async (app, opts) => {
     const { pay } = app.wechat;
+    // A refund goes to WeChat under its order's appid (orders from before channels: the mini-program's).
+    const appidOf = async (ctx: RefundContext) => ({ appid: (await app.orderRepo.find({ id: ctx.orderId.toString() }))?.appid ?? app.config.wechat.appid });
     const gateway: RefundGateway = {
-      async refund(req) {
-        const r = await pay.refund(req);
+      async refund(req, ctx) {
+        const r = await pay.refund(req, await appidOf(ctx));
         return { refundId: r.refund_id };
       },
-      async query(outRefundNo) {
+      async query(outRefundNo, ctx) {
         let answer;
         try {
-          answer = await pay.refundQuery({ out_refund_no: outRefundNo });
+          answer = await pay.refundQuery({ out_refund_no: outRefundNo }, await appidOf(ctx));
         } catch (err) {
           if (err instanceof WxPayError && err.code === 'REFUNDNOTEXIST') return null;
           throw err;

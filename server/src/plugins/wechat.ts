@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { merchantAppids } from '../config.js';
 import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
 
 declare module 'fastify' {
@@ -49,6 +50,8 @@ export default fp<WechatPluginOptions>(
       // Both sign types verify (keyed with our API key alike); settle then checks the order's own prepays used it.
       merchant: {
         appid: config.wechat.appid,
+        // a notify for any of the merchant's apps verifies; settle then checks it is the order's
+        appids: merchantAppids(config),
         mchId: config.pay.mchId,
         key: config.pay.apiKey,
         signType: config.pay.signType,

@@ -10,6 +10,11 @@ import type { RefundRepository } from './repository.js';
 import { applyEffect, applyRefundReport, type RefundReport, type RefundSettleDeps } from './settle.js';
 
 /** The two WeChat calls refunds make (wechat/refund.ts and wechat/refund-query.ts, over mutual TLS). */
+/** Whose refund it is: the gateway calls WeChat under that order's appid. */
+export interface RefundContext {
+  orderId: Types.ObjectId;
+}
+
 export interface RefundGateway {
   /** POST /secapi/pay/refund; throws WxPayError (retriable, NOTENOUGH, or final with WeChat's words) */
   refund(req: {
@@ -19,9 +24,9 @@ export interface RefundGateway {
     refund_fee: number;
     refund_desc?: string;
     notify_url?: string;
-  }): Promise<{ refundId: string }>;
+  }, ctx: RefundContext): Promise<{ refundId: string }>;
   /** POST /pay/refundquery for one out_refund_no; null when WeChat has no such refund */
-  query(outRefundNo: string): Promise<RefundReport | null>;
+  query(outRefundNo: string, ctx: RefundContext): Promise<RefundReport | null>;
 }
 
 export interface RefundDelays {
@@ -87,7 +92,7 @@ export function createRefundService(deps: RefundServiceDeps) {
 
   /** Asks WeChat whether it has this refund, and applies what it says. */
   async function settleByQuery(refund: RefundDoc, source: string): Promise<RefundDoc | 'absent'> {
-    const report = await gateway.query(refund.outRefundNo);
+    const report = await gateway.query(refund.outRefundNo, { orderId: refund.orderId });
     if (!report) return 'absent';
     const r = await applyRefundReport(settleDeps, { id: refund._id }, report, source);
     return r.refund ?? refund;
@@ -166,7 +171,7 @@ export function createRefundService(deps: RefundServiceDeps) {
           refund_fee: refund.amount,
           refund_desc: refundDesc(refund.reason),
           notify_url: deps.notifyUrl(),
-        });
+        }, { orderId: refund.orderId });
         const r = await applyRefundReport(settleDeps, { id: refund._id }, { status: 'PROCESSING', refundFee: refund.amount, refundId: wxRefundId }, 'refund');
         const now = r.refund ?? refund;
         if (now.status === 'PROCESSING') await schedule('query', now, pick(delays.query, 0), 0);

@@ -33,6 +33,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       notification = verifyPayNotify(body, app.wechat.merchant);
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
+        // APPID_MISMATCH: signed with our key, for an appid that is none of ours: nothing changes.
         req.log.warn({ security: true, event: 'notify_unverified', code: err.code }, 'notify failed verification: ignored');
         return reply.code(400).send(xml(false, err.code));
       }
@@ -56,6 +57,7 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       paidAt: notification.paidAt,
       openid: notification.openid,
       tradeType: notification.trade_type,
+      appid: notification.appid,
       feeType: notification.fee_type ?? 'CNY',
       signType: notification.signType,
     });

@@ -1,7 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { MAX_LINES, MAX_LINE_QUANTITY } from '../catalog.js';
+import { appByAppid, type AppKind } from '../config.js';
 import { Errors } from '../errors.js';
+import type { OrderChannel } from '../orders/model.js';
+import type { Payer } from '../orders/service.js';
+import type { Session } from '../sessions.js';
 import { toApiOrder } from '../orders/service.js';
 import { errorResponses, OrderIdParams, OrderSchema } from './schemas.js';
 
@@ -45,12 +49,22 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt: new Date(Number(m[1])), id: m[2]! };
 }
 
-/** The user's orders: every route is scoped to the caller's openid (someone else's order is a 404). */
+const CHANNEL_OF: Record<AppKind, OrderChannel> = { mp: 'mp', oa: 'oa-h5', open: 'app' };
+
+/** The payer of an order a logged-in buyer places: the app they logged in through decides the channel. */
+export function payerOf(config: Parameters<typeof appByAppid>[0], user: Session): Payer {
+  const kind = appByAppid(config, user.appid)?.kind;
+  // A session outlives a configuration change: an app no longer configured cannot order.
+  if (!kind) throw new Errors.ChannelNotConfigured(user.appid);
+  return { buyerId: user.buyerId, appid: user.appid, openid: user.openid, channel: CHANNEL_OF[kind] };
+}
+
+/** The buyer's orders: every route is scoped to the caller's buyer id (someone else's order is a 404). */
 const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preHandler', app.authenticate);
 
-  const load = async (id: string, openid: string) => {
-    const order = await app.orderRepo.findForOwner(id, openid);
+  const load = async (id: string, buyerId: string) => {
+    const order = await app.orderRepo.findForOwner(id, buyerId);
     if (!order) throw new Errors.NotFound('Order');
     return order;
   };
@@ -65,14 +79,14 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
           max: 30,
           timeWindow: '1 minute',
           hook: 'preHandler',
-          keyGenerator: (req: { user?: { openid: string }; ip: string }) => (req.user ? `user:${req.user.openid}` : req.ip),
+          keyGenerator: (req: { user?: { buyerId: string }; ip: string }) => (req.user ? `user:${req.user.buyerId}` : req.ip),
         },
       },
     },
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_RE.test(key))) throw new Errors.BadIdempotencyKey();
-      const result = await app.orders.create(req.user.openid, req.body.items, clientIp(req.ip), {
+      const result = await app.orders.create(payerOf(app.config, req.user), req.body.items, clientIp(req.ip), {
         ...(key !== undefined ? { idempotencyKey: key, body: req.body } : {}),
       });
       return reply.code(result.replayed ? 200 : 201).send(toApiOrder(result.order));
@@ -90,7 +104,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const limit = req.query.limit ?? 20;
       const before = req.query.before ? decodeCursor(req.query.before) : undefined;
-      const page = await app.orderRepo.listForOwner(req.user.openid, limit + 1, before);
+      const page = await app.orderRepo.listForOwner(req.user.buyerId, limit + 1, before);
       const items = page.slice(0, limit);
       const last = items[items.length - 1];
       return {
@@ -103,19 +117,19 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/orders/:id',
     { schema: { params: OrderIdParams, response: { 200: OrderSchema, ...errorResponses } } },
-    async (req) => toApiOrder(await app.orders.refresh(await load(req.params.id, req.user.openid))),
+    async (req) => toApiOrder(await app.orders.refresh(await load(req.params.id, req.user.buyerId))),
   );
 
   app.post(
     '/api/orders/:id/pay',
     { schema: { params: OrderIdParams, response: { 200: PayResponseSchema, ...errorResponses } } },
-    async (req) => app.orders.pay(await load(req.params.id, req.user.openid)),
+    async (req) => app.orders.pay(await load(req.params.id, req.user.buyerId)),
   );
 
   app.post(
     '/api/orders/:id/cancel',
     { schema: { params: OrderIdParams, response: { 200: OrderSchema, ...errorResponses } } },
-    async (req) => toApiOrder(await app.orders.cancel(await load(req.params.id, req.user.openid))),
+    async (req) => toApiOrder(await app.orders.cancel(await load(req.params.id, req.user.buyerId))),
   );
 };
 export default orderRoutes;

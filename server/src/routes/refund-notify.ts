@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { notifyReply, verifyRefundNotify, WxNotifyError, XmlError } from '../wechat/index.js';
+import { merchantAppids } from '../config.js';
 
 const BODY_LIMIT = 64 * 1024;
 
@@ -22,7 +23,7 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let n;
     try {
-      n = verifyRefundNotify(body, { appid: app.config.wechat.appid, mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
+      n = verifyRefundNotify(body, { appid: merchantAppids(app.config), mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
         req.log.warn({ security: true, event: 'refund_notify_unverified', code: err.code }, 'refund notify failed verification: ignored');

@@ -17,8 +17,8 @@ const BuyerRefundSchema = Type.Object({
 const refundRequestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preHandler', app.authenticate);
 
-  const load = async (id: string, openid: string) => {
-    const order = await app.orderRepo.findForOwner(id, openid);
+  const load = async (id: string, buyerId: string) => {
+    const order = await app.orderRepo.findForOwner(id, buyerId);
     if (!order) throw new Errors.NotFound('Order');
     return order;
   };
@@ -31,10 +31,10 @@ const refundRequestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 201: RefundRequestSchema, ...errorResponses },
       },
-      config: { rateLimit: { max: 10, timeWindow: '1 minute', hook: 'preHandler', keyGenerator: (req: { user?: { openid: string }; ip: string }) => (req.user ? `rr:${req.user.openid}` : req.ip) } },
+      config: { rateLimit: { max: 10, timeWindow: '1 minute', hook: 'preHandler', keyGenerator: (req: { user?: { buyerId: string }; ip: string }) => (req.user ? `rr:${req.user.buyerId}` : req.ip) } },
     },
     async (req, reply) => {
-      const order = await load(req.params.id, req.user.openid);
+      const order = await load(req.params.id, req.user.buyerId);
       const request = await app.refunds.request(order, req.body.reason);
       return reply.code(201).send(toApiRefundRequest(request));
     },
@@ -44,7 +44,7 @@ const refundRequestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/orders/:id/refunds',
     { schema: { params: OrderIdParams, response: { 200: Type.Object({ items: Type.Array(BuyerRefundSchema) }), ...errorResponses } } },
     async (req) => {
-      const order = await load(req.params.id, req.user.openid);
+      const order = await load(req.params.id, req.user.buyerId);
       return {
         items: (await app.refunds.forOrder(order._id)).map((r) => ({
           id: r._id.toString(),
@@ -62,7 +62,7 @@ const refundRequestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/orders/:id/refund-requests',
     { schema: { params: OrderIdParams, response: { 200: Type.Object({ items: Type.Array(RefundRequestSchema) }), ...errorResponses } } },
     async (req) => {
-      const order = await load(req.params.id, req.user.openid);
+      const order = await load(req.params.id, req.user.buyerId);
       return { items: (await app.refunds.requestsFor(order._id)).map(toApiRefundRequest) };
     },
   );

@@ -62,6 +62,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
         req.log.warn({ security: true, event: 'login_failures_limited', ip: req.ip }, 'too many failed logins from this client');
         throw throttled(reply, exhausted.resetMs);
       }
+      const mpApp = app.config.apps.mp;
+      if (!mpApp) throw new Errors.ChannelNotConfigured('mini-program (WECHAT_APPID)');
       let result;
       try {
         result = await app.wechat.mp.code2Session(req.body.code);
@@ -73,8 +75,15 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
         }
         throw err;
       }
+      const { buyerId } = await app.buyers.link({ appid: mpApp.appid, openid: result.openid, ...(result.unionid ? { unionid: result.unionid } : {}) });
       const created = await app.sessions.createWithinLimit(
-        { openid: result.openid, sessionKey: result.session_key, unionid: result.unionid },
+        {
+          buyerId,
+          appid: mpApp.appid,
+          openid: result.openid,
+          sessionKey: result.session_key,
+          ...(result.unionid ? { unionid: result.unionid } : {}),
+        },
         limits.perUser(result.openid),
       );
       if ('limitedForMs' in created) {

@@ -9,3 +9,26 @@ export const DEMO_MERCHANT = {
   key: '192006250b4c09247ec02edce69f6a2d',
   secret: 'sandbox-demo-appsecret',
 } as const;
+
+/**
+ * Demo apps under the demo merchant, one per kind (made-up appids in WeChat's shape, demo secrets):
+ * in sandbox mode every channel works with no setup. The mini-program's is DEMO_MERCHANT's.
+ */
+export const DEMO_APPS = {
+  mp: { appid: DEMO_MERCHANT.appid, secret: DEMO_MERCHANT.secret },
+  oa: { appid: 'wx0a5a0dbe0d0e0f01', secret: 'sandbox-demo-oa-appsecret' },
+  open: { appid: 'wx0be1a2b3c4d5e6f7', secret: 'sandbox-demo-open-appsecret' },
+} as const;
+
+/**
+ * The sandbox's merchant entries for a config: every configured app bound to the one merchant
+ * (per-appid openids, as at WeChat), each knowing what kind of app it is.
+ */
+export function sandboxMerchantsFor(config: {
+  apps: Partial<Record<'mp' | 'oa' | 'open', { kind: 'mp' | 'oa' | 'open'; appid: string; appsecret: string }>>;
+  pay: { mchId: string; apiKey: string };
+}): { appid: string; mchId: string; key: string; secret: string; kind: 'mp' | 'oa' | 'open' }[] {
+  return Object.values(config.apps).flatMap((a) =>
+    a ? [{ appid: a.appid, mchId: config.pay.mchId, key: config.pay.apiKey, secret: a.appsecret, kind: a.kind }] : [],
+  );
+}

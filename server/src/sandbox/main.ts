@@ -4,7 +4,7 @@
 // when all four are given, else the demo merchant of WeChat's signing docs.
 import { resolve } from 'node:path';
 import { startSandbox, type SandboxMerchant } from './app.js';
-import { DEMO_MERCHANT } from './demo.js';
+import { DEMO_APPS, DEMO_MERCHANT } from './demo.js';
 
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -40,6 +40,18 @@ function portFrom(value: string | undefined): number {
 }
 
 const { merchant, fromEnv } = merchantFromEnv(process.env);
+// The 公众号 and the mobile app under the same merchant: from the environment, or the demo ones.
+const otherApps: SandboxMerchant[] = (
+  [
+    ['oa', 'WECHAT_OA_APPID', 'WECHAT_OA_APPSECRET'],
+    ['open', 'WECHAT_OPEN_APPID', 'WECHAT_OPEN_APPSECRET'],
+  ] as const
+).map(([kind, idVar, secretVar]) => {
+  const appid = process.env[idVar] || DEMO_APPS[kind].appid;
+  const secret = process.env[secretVar] || DEMO_APPS[kind].secret;
+  if (!process.env[idVar] !== !process.env[secretVar]) fail(`${idVar} and ${secretVar} go together`);
+  return { appid, secret, mchId: merchant.mchId, key: merchant.key, kind };
+});
 const port = portFrom(process.env.SANDBOX_PORT);
 const secapiPort = process.env.SANDBOX_SECAPI_PORT ? portFrom(process.env.SANDBOX_SECAPI_PORT) : port === 0 ? 0 : port + 1;
 const host = process.env.HOST || '127.0.0.1';
@@ -47,7 +59,7 @@ const host = process.env.HOST || '127.0.0.1';
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
   sandbox = await startSandbox({
-    merchants: [merchant],
+    merchants: [{ ...merchant, kind: 'mp' }, ...otherApps],
     port,
     secapiPort,
     host,
@@ -73,6 +85,7 @@ say(
     ? '  API key from WECHATPAY_API_KEY, appsecret from WECHAT_APPSECRET'
     : "  API key: demo key (WeChat's public signing example); appsecret: demo appsecret (DEMO_MERCHANT in server/src/sandbox/demo.ts)",
 );
+say(`  and under the same mch_id: ${otherApps.map((a) => `${a.kind === 'oa' ? '公众号' : 'mobile app'} ${a.appid}`).join(', ')}`);
 const files = sandbox.certs.merchants[merchant.mchId];
 if (files) {
   say(`Merchant certificate (as WeChat delivers it; passphrase = mch_id):`);

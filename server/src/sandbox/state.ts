@@ -6,6 +6,11 @@ export interface SandboxMerchant {
   mchId: string;
   key: string;
   secret: string;
+  /**
+   * what the appid is at WeChat: a mini-program, a 公众号 (official account) or an open-platform
+   * mobile app (default mp). APP pay takes only an open-platform appid.
+   */
+  kind?: 'mp' | 'oa' | 'open';
 }
 
 export type TradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'USERPAYING';
@@ -78,6 +83,11 @@ export class SandboxState {
 
   appidKnown(appid: string): boolean {
     return this.merchants.some((m) => m.appid === appid);
+  }
+
+  kindOf(appid: string): 'mp' | 'oa' | 'open' | undefined {
+    const m = this.merchants.find((x) => x.appid === appid);
+    return m ? (m.kind ?? 'mp') : undefined;
   }
 
   secretOf(appid: string): string | undefined {

@@ -6,6 +6,8 @@ import { parseXml, toXml, XmlError } from './xml.js';
 
 export interface NotifyMerchant {
   appid: string;
+  /** every appid of the merchant a notify may name (one mch_id, several apps); default appid alone */
+  appids?: readonly string[];
   mchId: string;
   key: string;
   /** the configured sign type (what new prepays use) */
@@ -100,7 +102,7 @@ export function verifyPayNotify(body: string | Buffer, merchant: NotifyMerchant,
   if (!verifySign(raw, merchant.key, signType)) {
     throw new WxNotifyError('BAD_SIGN', 'notify: signature does not verify');
   }
-  if (raw.appid !== merchant.appid) throw new WxNotifyError('APPID_MISMATCH', 'notify: appid is not ours', { field: 'appid' });
+  if (raw.appid === undefined || !(merchant.appids ?? [merchant.appid]).includes(raw.appid)) throw new WxNotifyError('APPID_MISMATCH', 'notify: appid is not ours', { field: 'appid' });
   if (raw.mch_id !== merchant.mchId) throw new WxNotifyError('MCHID_MISMATCH', 'notify: mch_id is not ours', { field: 'mch_id' });
 
   const resultCode = required(raw, 'result_code');

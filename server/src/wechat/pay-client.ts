@@ -101,14 +101,19 @@ export interface PayClientOptions {
   ca?: string | string[];
 }
 
+/** Which of the merchant's apps a call is made under (default: the client's appid). */
+export interface AppidOption {
+  appid?: string;
+}
+
 export interface PayClient {
-  unifiedOrder(req: UnifiedOrderRequest): Promise<UnifiedOrderResult>;
-  orderQuery(req: OrderQueryRequest): Promise<OrderQueryResult>;
-  closeOrder(req: { out_trade_no: string }): Promise<CloseOrderResult>;
+  unifiedOrder(req: UnifiedOrderRequest, opts?: AppidOption): Promise<UnifiedOrderResult>;
+  orderQuery(req: OrderQueryRequest, opts?: AppidOption): Promise<OrderQueryResult>;
+  closeOrder(req: { out_trade_no: string }, opts?: AppidOption): Promise<CloseOrderResult>;
   /** secapi/pay/refund over mutual TLS (refund.ts) */
-  refund(req: RefundRequest): Promise<RefundResult>;
+  refund(req: RefundRequest, opts?: AppidOption): Promise<RefundResult>;
   /** pay/refundquery (refund-query.ts) */
-  refundQuery(req: RefundQueryRequest): Promise<RefundQueryResult>;
+  refundQuery(req: RefundQueryRequest, opts?: AppidOption): Promise<RefundQueryResult>;
   /** pay/downloadbill (download-bill.ts) */
   downloadBill(req: DownloadBillRequest): Promise<DownloadBillResult>;
   /** the transport under every call (for APIs without a method here) */
@@ -251,7 +256,8 @@ function validateQuery(req: OrderQueryRequest): Record<string, string> {
 
 export function createPayClient(opts: PayClientOptions): PayClient {
   const transport = createTransport(opts);
-  const call = (api: string, fields: Record<string, string>) => transport.call({ name: api, path: `/pay/${api}` }, fields);
+  const call = (api: string, fields: Record<string, string>, o: AppidOption = {}) =>
+    transport.call({ name: api, path: `/pay/${api}` }, fields, o.appid ? { appid: o.appid } : {});
 
   function intField(raw: Record<string, string>, field: string, api: string): number | undefined {
     if (raw[field] === undefined || raw[field] === '') return undefined;
@@ -267,9 +273,9 @@ export function createPayClient(opts: PayClientOptions): PayClient {
   }
 
   return {
-    async unifiedOrder(req) {
+    async unifiedOrder(req, o) {
       const fields = validateUnifiedOrder(req);
-      const raw = await call('unifiedorder', fields);
+      const raw = await call('unifiedorder', fields, o);
       if (!raw.prepay_id) throw new WxPayError('BAD_RESPONSE', 'unifiedorder: no prepay_id', { api: 'unifiedorder' });
       const tradeType = (raw.trade_type || req.trade_type) as TradeType;
       const result: UnifiedOrderResult = { prepay_id: raw.prepay_id, trade_type: tradeType, raw };
@@ -278,9 +284,9 @@ export function createPayClient(opts: PayClientOptions): PayClient {
       return result;
     },
 
-    async orderQuery(req) {
+    async orderQuery(req, o) {
       const fields = validateQuery(req);
-      const raw = await call('orderquery', fields);
+      const raw = await call('orderquery', fields, o);
       const state = raw.trade_state;
       if (!state || !(TRADE_STATES as readonly string[]).includes(state)) {
         throw new WxPayError('BAD_RESPONSE', 'orderquery: unknown trade_state', { api: 'orderquery' });
@@ -305,14 +311,14 @@ export function createPayClient(opts: PayClientOptions): PayClient {
       return result;
     },
 
-    async closeOrder(req) {
+    async closeOrder(req, o) {
       if (typeof req !== 'object' || req === null) throw invalid('request', 'must be an object');
-      const raw = await call('closeorder', { out_trade_no: checkOutTradeNo(req.out_trade_no) });
+      const raw = await call('closeorder', { out_trade_no: checkOutTradeNo(req.out_trade_no) }, o);
       return { raw };
     },
 
-    refund: (req) => refund(transport, req),
-    refundQuery: (req) => refundQuery(transport, req),
+    refund: (req, o) => refund(transport, req, o),
+    refundQuery: (req, o) => refundQuery(transport, req, o),
     downloadBill: (req) => downloadBill(transport, req),
     transport,
     close: () => transport.close(),

@@ -173,9 +173,9 @@ export function parseRefundQuery(raw: Record<string, string>, api = 'refundquery
  * Queries a trade's refunds (or one refund). REFUNDNOTEXIST (no such refund, or an unpaid trade)
  * is a final WxPayError; SYSTEMERROR is retried like every transient failure.
  */
-export async function refundQuery(transport: Transport, req: RefundQueryRequest): Promise<RefundQueryResult> {
+export async function refundQuery(transport: Transport, req: RefundQueryRequest, o: { appid?: string } = {}): Promise<RefundQueryResult> {
   const fields = validateRefundQuery(req);
-  const raw = await transport.call(REFUND_QUERY_API, fields);
+  const raw = await transport.call(REFUND_QUERY_API, fields, o.appid ? { appid: o.appid } : {});
   const parsed = parseRefundQuery(raw);
   const api = REFUND_QUERY_API.name;
   if (fields.out_trade_no !== undefined && parsed.out_trade_no !== fields.out_trade_no) throw badResponse(api, 'answer is for another out_trade_no');

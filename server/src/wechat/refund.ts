@@ -138,9 +138,9 @@ export function answerRequiredInt(raw: Record<string, string>, field: string, ap
  * WxPayError with WeChat's err_code (and err_code_des as `wechatMessage`) otherwise, `retry` telling
  * whether the same request may be sent again.
  */
-export async function refund(transport: Transport, req: RefundRequest): Promise<RefundResult> {
+export async function refund(transport: Transport, req: RefundRequest, o: { appid?: string } = {}): Promise<RefundResult> {
   const fields = validateRefund(req);
-  const raw = await transport.call(REFUND_API, fields, req.sign_type ? { signType: req.sign_type } : {});
+  const raw = await transport.call(REFUND_API, fields, { ...(req.sign_type ? { signType: req.sign_type } : {}), ...(o.appid ? { appid: o.appid } : {}) });
   const api = REFUND_API.name;
   if (!raw.refund_id) throw badResponse(api, 'no refund_id', 'refund_id');
   if (raw.out_refund_no !== fields.out_refund_no) throw badResponse(api, 'answer is for another out_refund_no', 'out_refund_no');

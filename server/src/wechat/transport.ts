@@ -49,6 +49,13 @@ export interface TransportOptions {
   onRetry?: (info: RetryInfo) => void;
 }
 
+/** Per call: another sign type, or another of the merchant's apps (one mch_id serves several appids). */
+export interface CallOptions {
+  signType?: SignType;
+  /** the appid this call is made under (default: the transport's); its answer must carry the same */
+  appid?: string;
+}
+
 export interface Transport {
   readonly appid: string;
   readonly mchId: string;
@@ -59,7 +66,7 @@ export interface Transport {
    * A signed call whose answer is signed XML: returns its fields once return_code and result_code are
    * SUCCESS and the signature and merchant check out; throws WxPayError otherwise.
    */
-  call(api: ApiSpec, fields: Record<string, string>, opts?: { signType?: SignType }): Promise<Record<string, string>>;
+  call(api: ApiSpec, fields: Record<string, string>, opts?: CallOptions): Promise<Record<string, string>>;
   /** A signed call whose answer is returned raw (downloadbill: text, gzip, or an unsigned XML error). */
   download(api: ApiSpec, fields: Record<string, string>, opts?: { maxBytes?: number; check?: (res: HttpResponse) => void }): Promise<HttpResponse>;
   /** Closes the keep-alive connections of the TLS dispatchers. */
@@ -148,7 +155,7 @@ export function createTransport(opts: TransportOptions): Transport {
     if (res.status < 200 || res.status >= 300) throw new WxPayError('BAD_RESPONSE', `${api}: HTTP ${res.status}`, { api, status: res.status });
   }
 
-  async function attempt(api: ApiSpec, payload: string, signType: SignType): Promise<Record<string, string>> {
+  async function attempt(api: ApiSpec, payload: string, signType: SignType, callAppid: string): Promise<Record<string, string>> {
     const name = api.name;
     const res = await exchange(api, payload);
     checkStatus(name, res);
@@ -170,7 +177,7 @@ export function createTransport(opts: TransportOptions): Transport {
     if (!verifySign(fields, key, signType)) {
       throw new WxPayError('BAD_RESPONSE_SIGN', `${name}: response signature does not verify`, { api: name, retriable: false });
     }
-    if ((fields.appid !== undefined && fields.appid !== appid) || (fields.mch_id !== undefined && fields.mch_id !== mchId)) {
+    if ((fields.appid !== undefined && fields.appid !== callAppid) || (fields.mch_id !== undefined && fields.mch_id !== mchId)) {
       throw new WxPayError('BAD_RESPONSE', `${name}: response is for another merchant`, { api: name });
     }
     if (fields.result_code !== 'SUCCESS') {
@@ -184,8 +191,8 @@ export function createTransport(opts: TransportOptions): Transport {
     return fields;
   }
 
-  function signed(fields: Record<string, string>, signType: SignType): string {
-    const params: Record<string, string> = { ...fields, appid, mch_id: mchId, nonce_str: nonceStr(), sign_type: signType };
+  function signed(fields: Record<string, string>, signType: SignType, callAppid = appid): string {
+    const params: Record<string, string> = { ...fields, appid: callAppid, mch_id: mchId, nonce_str: nonceStr(), sign_type: signType };
     params.sign = sign(params, key, signType);
     return toXml(params);
   }
@@ -212,10 +219,12 @@ export function createTransport(opts: TransportOptions): Transport {
     async call(api, fields, callOpts = {}) {
       const signType = callOpts.signType ?? opts.signType;
       if (!isSignType(signType)) throw new TypeError('call: signType must be MD5 or HMAC-SHA256');
+      const callAppid = callOpts.appid ?? appid;
+      if (typeof callAppid !== 'string' || callAppid === '') throw new TypeError('call: appid must be a non-empty string');
       target(api, api.name); // fails fast (NO_MERCHANT_CERT) before anything is signed
       // Built once: every retry sends byte-for-byte the same request.
-      const payload = signed(fields, signType);
-      return withRetries(api.name, () => attempt(api, payload, signType));
+      const payload = signed(fields, signType, callAppid);
+      return withRetries(api.name, () => attempt(api, payload, signType, callAppid));
     },
 
     async download(api, fields, dlOpts = {}) {

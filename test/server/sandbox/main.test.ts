@@ -2,7 +2,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEMO_MERCHANT } from '../../../server/src/sandbox/demo.js';
+import { DEMO_APPS, DEMO_MERCHANT } from '../../../server/src/sandbox/demo.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -42,7 +42,13 @@ t.test('demo merchant: prints the URL and the merchant, never the key; SIGTERM c
   t.notOk(p.output().includes(DEMO_MERCHANT.key), 'the key is not printed');
   t.notOk(p.output().includes(DEMO_MERCHANT.secret), 'the appsecret is not printed');
   const res = await fetch(`${url}/sandbox/merchants`);
-  t.same(await res.json(), { merchants: [{ appid: DEMO_MERCHANT.appid, mchId: DEMO_MERCHANT.mchId }] });
+  t.same(await res.json(), {
+    merchants: [
+      { appid: DEMO_MERCHANT.appid, mchId: DEMO_MERCHANT.mchId },
+      { appid: DEMO_APPS.oa.appid, mchId: DEMO_MERCHANT.mchId },
+      { appid: DEMO_APPS.open.appid, mchId: DEMO_MERCHANT.mchId },
+    ],
+  });
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0);
 });
