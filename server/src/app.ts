@@ -18,6 +18,7 @@ import notificationsPlugin from './plugins/notifications.js';
 import type { RefundsPluginOptions } from './plugins/refunds.js';
 import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
+import h5Routes from './h5/routes.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
 import refundNotifyRoutes from './routes/refund-notify.js';
@@ -181,6 +182,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(adminRoutes);
     await app.register(refundNotifyRoutes);
     await app.register(refundRequestRoutes);
+    await app.register(h5Routes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.ready();
   } catch (err) {
     // Whatever did connect must not keep the process alive.

@@ -172,5 +172,6 @@ button:disabled{opacity:.6}
 .message{min-height:1.5em;text-align:center;color:#576b95}
 .message[data-kind=error]{color:#fa5151}.message[data-kind=ok]{color:#07c160;font-size:20px;font-weight:600}
 .links{text-align:center;font-size:14px}.links a{color:#576b95}
+.links .en,.meta .en,.total .en,label .en{display:inline;margin-left:4px}
 .error h1{color:#fa5151}
 code{font-size:13px}`;
