@@ -26,7 +26,7 @@ import { errorResponses, OrderIdParams, OrderSchema } from '../routes/schemas.js
 import type { Session } from '../sessions.js';
 import { createMpClient, WxLoginError } from '../wechat/index.js';
 import { createTicketClient, jssdkConfig, type JssdkConfig } from '../wechat/jssdk.js';
-import { authorizeUrl, createOauthClient } from '../wechat/oauth.js';
+import { authorizeUrl, oauthAccessToken } from '../wechat/oauth.js';
 import { H5_SCRIPT, H5_STYLE } from './assets.js';
 import { createOauthStates, isBinding, newBinding } from './oauth-state.js';
 import { catalogPage, checkoutPage, errorPage, orderPage, ordersPage, resultPage, STATUS_TEXT, type Layout } from './pages.js';
@@ -109,7 +109,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
 
   const states = createOauthStates(app.redis);
   const limits = createLoginLimits(app.redis, `${opts.nameSpace ?? 'rl:'}h5:`);
-  const oauth = createOauthClient({ appid: oa.appid, secret: oa.appsecret, baseUrl: config.wechat.apiBase });
+  const oauthApp = { appid: oa.appid, secret: oa.appsecret, baseUrl: config.wechat.apiBase };
   const oaMp = createMpClient({ appid: oa.appid, secret: oa.appsecret, baseUrl: config.wechat.apiBase, redis: app.redis });
   const tickets = createTicketClient({
     appid: oa.appid,
@@ -285,7 +285,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
       if (exhausted) return oauthError(reply, 'LOGIN_LIMITED', 429, taken.next);
       let who;
       try {
-        who = await oauth.exchangeCode(code);
+        who = await oauthAccessToken(oauthApp, code);
       } catch (err) {
         if (!(err instanceof WxLoginError)) throw err;
         req.log.info({ code: err.code, errcode: err.errcode }, 'H5 login refused by WeChat');

@@ -21,10 +21,11 @@ import { refundControlRoutes } from './refund-control-routes.js';
 import { RefundNotifier } from './refund-notifier.js';
 import { refundRoutes } from './refund-routes.js';
 import { RefundLedger, type RefundMerchant } from './refund-state.js';
+import { OAuthCodes, snsRoutes } from './sns-routes.js';
 import { SandboxState, type SandboxMerchant } from './state.js';
 import { weixinRoutes } from './weixin-routes.js';
 import { jsbridgeRoutes } from './jsbridge.js';
-import { JsapiTickets, OauthCodes, OauthUsers, oauthRoutes, snsOauthRoutes } from './oauth-routes.js';
+import { JsapiTickets, OauthUsers, oauthRoutes } from './oauth-routes.js';
 
 export type { SandboxMerchant } from './state.js';
 export type { MerchantCertFiles } from './pki.js';
@@ -122,10 +123,9 @@ async function buildPlain(opts: SandboxOptions, makeCore: (app: FastifyInstance)
   await app.register(refundRoutes, { core, secure: false });
   await app.register(billRoutes, { core });
   const tickets = new JsapiTickets(state.now);
-  const oauthCodes = new OauthCodes(state.now);
   await app.register(weixinRoutes, { state, faults, tickets });
-  await app.register(oauthRoutes, { state, codes: oauthCodes, users: new OauthUsers(), tickets, ...(opts.oauthDomains ? { domains: opts.oauthDomains } : {}) });
-  await app.register(snsOauthRoutes, { state, codes: oauthCodes });
+  await app.register(snsRoutes, { state, faults, codes: core.oauthCodes });
+  await app.register(oauthRoutes, { state, codes: core.oauthCodes, users: new OauthUsers(), tickets, ...(opts.oauthDomains ? { domains: opts.oauthDomains } : {}) });
   await app.register(jsbridgeRoutes, { state });
   await app.register(controlRoutes, { state, faults, notifier });
   await app.register(refundControlRoutes, { core });
@@ -142,14 +142,18 @@ function coreFactory(opts: SandboxOptions): (app: FastifyInstance) => SandboxCor
   if (!(Number.isInteger(closeorderMinAge) && closeorderMinAge >= 0)) {
     throw new TypeError('sandbox: closeorderMinAgeSeconds must be a non-negative integer');
   }
-  return (app) => ({
-    state: new SandboxState(opts.merchants, opts.now ?? Date.now),
-    faults: new Faults(closeorderMinAge),
-    notifier: new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
-    refunds: new RefundLedger(),
-    refundNotifier: new RefundNotifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
-    timeScale,
-  });
+  return (app) => {
+    const state = new SandboxState(opts.merchants, opts.now ?? Date.now);
+    return {
+      state,
+      oauthCodes: new OAuthCodes(state),
+      faults: new Faults(closeorderMinAge),
+      notifier: new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
+      refunds: new RefundLedger(),
+      refundNotifier: new RefundNotifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
+      timeScale,
+    };
+  };
 }
 
 /** The plain listener's app alone (for app.inject); /secapi/ needs startSandbox's TLS listener. */

@@ -3,6 +3,7 @@ import type { Faults } from './faults.js';
 import type { Notifier } from './notifier.js';
 import type { RefundNotifier } from './refund-notifier.js';
 import type { RefundLedger } from './refund-state.js';
+import type { OAuthCodes } from './sns-routes.js';
 import type { SandboxState } from './state.js';
 
 export interface SandboxCore {
@@ -11,6 +12,8 @@ export interface SandboxCore {
   notifier: Notifier;
   refunds: RefundLedger;
   refundNotifier: RefundNotifier;
+  /** single-use OAuth codes (公众号 authorize, mobile SDK sendAuth), redeemed by /sns/oauth2/access_token */
+  oauthCodes: OAuthCodes;
   /** 1 = WeChat's real timing */
   timeScale: number;
 }

@@ -8,53 +8,24 @@
 //   GET /cgi-bin/ticket/getticket   (api.weixin.qq.com) the jsapi_ticket for an access token it issued
 //   POST /sandbox/jssdk/verify      what the WeChat client does with wx.config: checks the signature
 //   POST /sandbox/oauth/domains     the 网页授权域名 / JS接口安全域名 registered for an appid
+// Its codes go to the one store (sns-routes.ts) that /sns/oauth2/access_token redeems from.
 // The WeChat user of a browser is a cookie on the sandbox's origin (sandbox_wx_user=<unionid>): set it
 // to play a given person (same unionid as a mini-program login), or let the sandbox make one up.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { jssdkSignature } from '../wechat/jssdk.js';
-import { newLoginCode, newOpenid, rid } from './ids.js';
+import { newOpenid, rid } from './ids.js';
+import type { OAuthCodes } from './sns-routes.js';
 import type { SandboxState } from './state.js';
 import type { SubscribeState } from './subscribe.js';
 
-export const OAUTH_CODE_TTL_MS = 5 * 60 * 1000;
-const USED_CODE_MEMORY_MS = 30 * 60 * 1000;
+/** how long the consent page of snsapi_userinfo waits for the user */
+const CONSENT_TTL_MS = 5 * 60 * 1000;
 export const TICKET_TTL_MS = 7200 * 1000;
 export const SANDBOX_USER_COOKIE = 'sandbox_wx_user';
 /** the 网页授权域名 registered for every appid unless POST /sandbox/oauth/domains says otherwise: the server's own host in sandbox mode */
 export const DEFAULT_OAUTH_DOMAINS: readonly string[] = ['127.0.0.1', 'localhost'];
-
-interface OauthCode {
-  appid: string;
-  openid: string;
-  unionid?: string;
-  scope: string;
-  expiresAt: number;
-  used: boolean;
-}
-
-/** Codes of /connect/oauth2/authorize, redeemed once at /sns/oauth2/access_token. */
-export class OauthCodes {
-  private readonly codes = new Map<string, OauthCode>();
-  constructor(private readonly now: () => number) {}
-
-  issue(entry: Omit<OauthCode, 'expiresAt' | 'used'>): string {
-    const code = newLoginCode();
-    this.codes.set(code, { ...entry, expiresAt: this.now() + OAUTH_CODE_TTL_MS, used: false });
-    if (this.codes.size > 1000) for (const [c, e] of this.codes) if (e.expiresAt <= this.now()) this.codes.delete(c);
-    return code;
-  }
-
-  redeem(appid: string, code: string): { ok: true; openid: string; unionid?: string; scope: string } | { ok: false; reason: 'invalid' | 'used' } {
-    const e = this.codes.get(code);
-    if (!e || e.appid !== appid || e.expiresAt <= this.now()) return { ok: false, reason: 'invalid' };
-    if (e.used) return { ok: false, reason: 'used' };
-    e.used = true;
-    e.expiresAt = this.now() + USED_CODE_MEMORY_MS;
-    return { ok: true, openid: e.openid, scope: e.scope, ...(e.unionid ? { unionid: e.unionid } : {}) };
-  }
-}
 
 /** Who the browser is at WeChat, and their openid per appid (stable, as at WeChat). */
 export class OauthUsers {
@@ -89,7 +60,8 @@ export interface OauthRoutesOptions {
   state: SandboxState;
   /** the 网页授权域名 per appid; unset appids get DEFAULT_OAUTH_DOMAINS */
   domains?: Record<string, string[]>;
-  codes: OauthCodes;
+  /** the one code store /sns/oauth2/access_token (sns-routes.ts) redeems from */
+  codes: OAuthCodes;
   users: OauthUsers;
   tickets: JsapiTickets;
 }
@@ -114,12 +86,6 @@ function cookieValue(req: FastifyRequest, name: string): string | undefined {
   return undefined;
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 const DomainsBodySchema = Type.Object(
   { appid: Type.String({ minLength: 1, maxLength: 32 }), domains: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 10 }) },
   { additionalProperties: false },
@@ -137,7 +103,6 @@ export async function oauthRoutes(app: FastifyInstance, opts: OauthRoutesOptions
   const domains = new Map<string, string[]>(Object.entries(opts.domains ?? {}));
   const domainsOf = (appid: string) => domains.get(appid) ?? [...DEFAULT_OAUTH_DOMAINS];
   const onDomain = (appid: string, url: URL) => domainsOf(appid).some((d) => (d.includes(':') ? url.host === d : url.hostname === d));
-  const kindOf = (appid: string) => (state.merchants.find((m) => m.appid === appid) as { kind?: string } | undefined)?.kind;
 
   const refuse = (reply: FastifyReply, code: string, message: string) =>
     reply
@@ -157,9 +122,8 @@ export async function oauthRoutes(app: FastifyInstance, opts: OauthRoutesOptions
 
   const pending = new Map<string, { appid: string; redirect: string; state: string; unionid: string; expiresAt: number }>();
 
-  function redirectWithCode(reply: FastifyReply, appid: string, redirect: string, st: string, unionid: string, scope: string) {
-    const openid = users.openidOf(unionid, appid);
-    const code = codes.issue({ appid, openid, unionid, scope });
+  function redirectWithCode(reply: FastifyReply, appid: string, redirect: string, st: string, unionid: string, scope: 'snsapi_base' | 'snsapi_userinfo') {
+    const { code } = codes.mint(appid, { openid: users.openidOf(unionid, appid), unionid, scope });
     const sep = redirect.includes('?') ? '&' : '?';
     return reply.redirect(`${redirect}${sep}code=${code}&state=${st}`, 302);
   }
@@ -180,7 +144,7 @@ export async function oauthRoutes(app: FastifyInstance, opts: OauthRoutesOptions
     const rawRedirect = q.redirect_uri ?? '';
     if (appid === '') return refuse(reply, '10012', 'appid 不能为空');
     if (!state.appidKnown(appid)) return refuse(reply, '10002', 'appid 参数错误');
-    if (kindOf(appid) === 'open') return refuse(reply, '10016', '不支持微信开放平台的Appid，请使用公众号Appid');
+    if (state.kindOf(appid) !== 'oa') return refuse(reply, '10016', '不支持微信开放平台的Appid，请使用公众号Appid'); // a mini-program's or an app's
     if (rawRedirect === '') return refuse(reply, '10011', 'redirect_uri 不能为空');
     // unencoded, its own query would run into the link's parameters
     if (/[:/?&=#]/.test(rawRedirect)) return refuse(reply, 'LINK_INVALID', '该链接无法访问（redirect_uri 须经 urlEncode 编码）');
@@ -200,10 +164,10 @@ export async function oauthRoutes(app: FastifyInstance, opts: OauthRoutesOptions
     if (!/^[A-Za-z0-9]{0,128}$/.test(st)) return refuse(reply, 'LINK_INVALID', '该链接无法访问（state 只可为字母和数字，至多128字节）');
     const unionid = userOf(req, reply);
     redirect.hash = '';
-    if (scope === 'snsapi_base') return redirectWithCode(reply, appid, redirect.href, st, unionid, scope);
+    if (scope === 'snsapi_base') return redirectWithCode(reply, appid, redirect.href, st, unionid, 'snsapi_base');
     // snsapi_userinfo: the user is asked first
     const ticket = randomBytes(16).toString('hex');
-    pending.set(ticket, { appid, redirect: redirect.href, state: st, unionid, expiresAt: state.now() + OAUTH_CODE_TTL_MS });
+    pending.set(ticket, { appid, redirect: redirect.href, state: st, unionid, expiresAt: state.now() + CONSENT_TTL_MS });
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .send(page('微信授权', `<h2>授权登录</h2><p>${esc(redirect.host)} 申请获得你的公开信息（昵称、头像）</p><p><a id="allow" href="/sandbox/oauth/consent?t=${ticket}">允许</a></p>`));
@@ -240,38 +204,6 @@ export async function oauthRoutes(app: FastifyInstance, opts: OauthRoutesOptions
     if (ticket === undefined) return { errMsg: 'config:invalid signature' };
     const expected = jssdkSignature({ jsapi_ticket: ticket, noncestr: str(b.nonceStr), timestamp: str(b.timestamp), url });
     return { errMsg: str(b.signature) === expected ? 'config:ok' : 'config:invalid signature' };
-  });
-}
-
-/** /sns/oauth2/access_token for 公众号 codes (appid + secret checked as WeChat checks them). */
-export async function snsOauthRoutes(app: FastifyInstance, opts: { state: SandboxState; codes: OauthCodes }): Promise<void> {
-  const { state, codes } = opts;
-  const send = (reply: FastifyReply, body: object) =>
-    reply.code(200).header('content-type', 'application/json; encoding=utf-8').send(Buffer.from(JSON.stringify(body), 'utf8'));
-  const err = (errcode: number, errmsg: string) => ({ errcode, errmsg: `${errmsg}, rid: ${rid()}` });
-  app.get('/sns/oauth2/access_token', async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const one = (n: string) => (typeof q[n] === 'string' && q[n] !== '' ? (q[n] as string) : undefined);
-    const appid = one('appid');
-    if (!appid) return send(reply, err(41002, 'appid missing'));
-    const expected = state.secretOf(appid);
-    if (expected === undefined) return send(reply, err(40013, 'invalid appid'));
-    const secret = one('secret');
-    if (!secret) return send(reply, err(41004, 'appsecret missing'));
-    if (!sameSecret(secret, expected)) return send(reply, err(40125, 'invalid appsecret'));
-    if (one('grant_type') !== 'authorization_code') return send(reply, err(40002, 'invalid grant_type'));
-    const code = one('code');
-    if (!code) return send(reply, err(41008, 'missing code'));
-    const r = codes.redeem(appid, code);
-    if (!r.ok) return send(reply, r.reason === 'used' ? err(40163, 'code been used') : err(40029, 'invalid code'));
-    return send(reply, {
-      access_token: randomBytes(48).toString('base64url'),
-      expires_in: 7200,
-      refresh_token: randomBytes(48).toString('base64url'),
-      openid: r.openid,
-      scope: r.scope,
-      ...(r.unionid ? { unionid: r.unionid } : {}),
-    });
   });
 }
 

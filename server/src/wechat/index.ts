@@ -10,6 +10,7 @@
  *   createPayClient({ ..., cert, secapiBaseUrl }).refund / refundQuery / downloadBill (over createTransport)
  *   verifyRefundNotify(body, { appid, mchId, key })              the refund notify endpoint (req_info decrypted)
  *   parseBill(text)                                             a bill's header / rows / summary
+ *   oauthAccessToken({ appid, secret, baseUrl }, code)           /sns/oauth2/access_token: 公众号 / APP code → openid, unionid
  */
 export * from './sign.js';
 export * from './xml.js';
@@ -28,4 +29,5 @@ export * from './refund-query.js';
 export * from './download-bill.js';
 export * from './refund-notify.js';
 export * from './beijing-datetime.js';
+export * from './oauth.js';
 export { redactUrl, type FetchLike } from './http.js';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { buildSandbox } from '../../../server/src/sandbox/app.js';
 import { DEMO_MERCHANT } from '../../../server/src/sandbox/demo.js';
-import { authorizeUrl, createOauthClient } from '../../../server/src/wechat/oauth.js';
+import { authorizeUrl, oauthAccessToken } from '../../../server/src/wechat/oauth.js';
 import { createTicketClient, jssdkConfig, jssdkSignature } from '../../../server/src/wechat/jssdk.js';
 import { createMpClient } from '../../../server/src/wechat/mp-client.js';
 import { WxLoginError } from '../../../server/src/wechat/errors.js';
@@ -14,7 +14,7 @@ import { serviceUrls } from '../../helpers/services.js';
 import { loadConfig } from '../../../server/src/config.js';
 import { createOauthStates, newBinding } from '../../../server/src/h5/oauth-state.js';
 
-const OA = { appid: 'wx0a5a0dbe0d0e0f01', mchId: DEMO_MERCHANT.mchId, key: DEMO_MERCHANT.key, secret: `oa-secret-${randomBytes(6).toString('hex')}` };
+const OA = { kind: 'oa' as const, appid: 'wx0a5a0dbe0d0e0f01', mchId: DEMO_MERCHANT.mchId, key: DEMO_MERCHANT.key, secret: `oa-secret-${randomBytes(6).toString('hex')}` };
 
 t.test('jssdkSignature: WeChat\'s published example', async (t) => {
   const input = {
@@ -67,7 +67,7 @@ t.test('sandbox authorize + oauth2/access_token', async (t) => {
   const code = to.searchParams.get('code')!;
   t.match(code, /^[A-Za-z0-9]{32}$/);
 
-  const client = createOauthClient({ appid: OA.appid, secret: OA.secret, baseUrl: base });
+  const client = { exchangeCode: (c: string) => oauthAccessToken({ appid: OA.appid, secret: OA.secret, baseUrl: base }, c) };
   const who = await client.exchangeCode(code);
   t.match(who, { openid: /^o[A-Za-z0-9_-]{27}$/, unionid: cookie.split('=')[1], scope: 'snsapi_base' });
   const again = await client.exchangeCode(code).catch((e: unknown) => e);
@@ -81,7 +81,7 @@ t.test('sandbox authorize + oauth2/access_token', async (t) => {
   const code2 = new URL(second.headers.location as string).searchParams.get('code')!;
   t.equal((await client.exchangeCode(code2)).openid, who.openid);
 
-  const wrongSecret = await createOauthClient({ appid: OA.appid, secret: 'not-the-secret', baseUrl: base }).exchangeCode(code2).catch((e: unknown) => e);
+  const wrongSecret = await oauthAccessToken({ appid: OA.appid, secret: 'not-the-secret', baseUrl: base }, code2).catch((e: unknown) => e);
   t.match(wrongSecret, { errcode: 40125 });
 
   // the link is held to WeChat's rules
@@ -100,6 +100,7 @@ t.test('sandbox authorize + oauth2/access_token', async (t) => {
   t.equal(await refused(path(link('http://evil.example.com/cb'))), '10003', 'a redirect domain not registered');
   t.equal(await refused(goodPath.replace(`appid=${OA.appid}`, 'appid=wx0000000000000000')), '10002', 'an unknown appid');
   t.equal(await refused(goodPath.replace('scope=snsapi_base', 'scope=snsapi_login')), '10005');
+  t.equal(await refused(goodPath.replace(`appid=${OA.appid}`, `appid=${DEMO_MERCHANT.appid}`)), '10016', 'a mini-program appid has no web authorize');
   t.equal(q.get('response_type'), 'code');
 
   // a registered domain list replaces the default
