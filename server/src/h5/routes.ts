@@ -140,7 +140,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
     reply.header('referrer-policy', 'same-origin');
     reply.header('cache-control', 'no-store');
     const token = req.cookies[SESSION_COOKIE];
-    if (!token) return;
+    if (!token || req.url.startsWith(`${dir}assets/`)) return;
     const session = await app.sessions.get(token);
     // only a session made here, for the 公众号 (a mini-program token in a cookie is no H5 login)
     if (session && session.buyerId !== undefined && session.appid === oa.appid) req.h5 = { session: session as Session, token };
@@ -156,6 +156,12 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
 
   /** Off to WeChat's silent authorize, coming back to `next` (a path in the payment directory). */
   async function login(req: FastifyRequest, reply: FastifyReply, next: string) {
+    // Outside WeChat, WeChat's authorize only says "请在微信客户端打开链接": say it ourselves, with the link.
+    // (In sandbox mode any browser plays WeChat's.)
+    if (!config.sandbox.enabled && !/MicroMessenger/i.test(req.headers['user-agent'] ?? '')) {
+      reply.header('x-h5-error', 'OPEN_IN_WECHAT');
+      return html(reply, errorPage(layout, { code: 'OPEN_IN_WECHAT', zh: '请在微信中打开此页面完成支付', en: `Open this page in WeChat to pay: ${origin(req)}${next}` }), 200);
+    }
     let binding = req.cookies[BINDING_COOKIE];
     if (!isBinding(binding)) {
       binding = newBinding();

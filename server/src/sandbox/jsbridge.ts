@@ -5,6 +5,7 @@
 // as the WeChat client does, and checks wx.config's signature at /sandbox/jssdk/verify.
 // The page script talks to the frame by postMessage only, checking the frame's origin.
 import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
 import type { SandboxState } from './state.js';
 
 const PAGE_SCRIPT = String.raw`(function () {
@@ -158,24 +159,80 @@ const CLIENT_SCRIPT = String.raw`(function () {
     }
     if (d.kind === 'pay') {
       if (current) { reply(e.source, e.origin, d.id, { errMsg: 'requestPayment:fail another payment is in progress' }); return; }
-      current = { id: d.id, params: d.params || {}, source: e.source, origin: e.origin };
-      document.getElementById('what').textContent = '';
-      document.getElementById('fee').textContent = '';
-      var pkg = String(current.params.package || '');
-      fetch('/sandbox/jsbridge/trade?package=' + encodeURIComponent(pkg)).then(function (r) { return r.ok ? r.json() : null; }).then(function (t) {
-        if (!t) return;
-        document.getElementById('what').textContent = t.body;
-        document.getElementById('fee').textContent = '¥' + (t.totalFee / 100).toFixed(2);
-      }).catch(function () {});
-      sheet.hidden = false;
-      e.source.postMessage({ wxSandbox: true, type: 'show' }, e.origin);
+      var c = (current = { id: d.id, params: d.params || {}, source: e.source, origin: e.origin });
+      // WeChat first checks that the page is in one of the merchant's payment directories
+      post('/sandbox/jsbridge/page-check', { appId: c.params.appId, url: d.url }).then(function (r) {
+        if (r.errMsg !== 'ok') { current = null; reply(c.source, c.origin, c.id, { errMsg: r.errMsg || 'requestPayment:fail' }); return; }
+        show(c);
+      });
     }
   });
+  function show(c) {
+    document.getElementById('what').textContent = '';
+    document.getElementById('fee').textContent = '';
+    fetch('/sandbox/jsbridge/trade?package=' + encodeURIComponent(String(c.params.package || ''))).then(function (r) { return r.ok ? r.json() : null; }).then(function (t) {
+      if (!t) return;
+      document.getElementById('what').textContent = t.body;
+      document.getElementById('fee').textContent = '¥' + (t.totalFee / 100).toFixed(2);
+    }).catch(function () {});
+    sheet.hidden = false;
+    c.source.postMessage({ wxSandbox: true, type: 'show' }, c.origin);
+  }
   parent.postMessage({ wxSandbox: true, type: 'ready' }, '*');
 })();
 `;
 
+/**
+ * WeChat's rule for the JSAPI payment directory (支付授权目录): a page pays when its directory (its
+ * URL up to the last / of the path) is one the merchant registered; a registered domain root covers
+ * every page of that host, a deeper directory only pages directly in it (not in its subdirectories).
+ */
+export function inPayDirectory(pageUrl: string, directories: readonly string[]): boolean {
+  let page: URL;
+  try {
+    page = new URL(pageUrl);
+  } catch {
+    return false;
+  }
+  const dir = `${page.origin}${page.pathname.slice(0, page.pathname.lastIndexOf('/') + 1)}`;
+  return directories.some((d) => {
+    let reg: URL;
+    try {
+      reg = new URL(d);
+    } catch {
+      return false;
+    }
+    if (reg.origin !== page.origin) return false;
+    return reg.pathname === '/' || `${reg.origin}${reg.pathname}` === dir;
+  });
+}
+
+const PayDirectoriesSchema = Type.Object(
+  { mchId: Type.String({ minLength: 1, maxLength: 32 }), directories: Type.Array(Type.String({ pattern: '^https?://[^\\s?#]+/$', maxLength: 256 }), { maxItems: 5 }) },
+  { additionalProperties: false },
+);
+
 export async function jsbridgeRoutes(app: FastifyInstance, opts: { state: SandboxState }): Promise<void> {
+  // per mch_id; a merchant with none registered pays from any page (the sandbox's default, so that
+  // `npm start` needs no setup); POST /sandbox/pay-directories turns the check on
+  const directories = new Map<string, string[]>();
+
+  app.post<{ Body: Static<typeof PayDirectoriesSchema> }>('/sandbox/pay-directories', { schema: { body: PayDirectoriesSchema } }, async (req, reply) => {
+    if (!opts.state.merchantByMchId(req.body.mchId)) return reply.code(400).send({ statusCode: 400, code: 'UNKNOWN_MCH_ID', error: 'Bad Request', message: `mch_id ${req.body.mchId} is not registered with the sandbox` });
+    directories.set(req.body.mchId, req.body.directories);
+    return { mchId: req.body.mchId, directories: req.body.directories };
+  });
+
+  app.post<{ Body: { appId?: unknown; url?: unknown } }>('/sandbox/jsbridge/page-check', async (req) => {
+    const appid = typeof req.body?.appId === 'string' ? req.body.appId : '';
+    const url = typeof req.body?.url === 'string' ? req.body.url.split('#')[0]! : '';
+    const mchIds = opts.state.merchants.filter((m) => m.appid === appid).map((m) => m.mchId);
+    const registered = mchIds.flatMap((m) => directories.get(m) ?? []);
+    const enforced = mchIds.some((m) => directories.has(m));
+    if (!enforced || inPayDirectory(url, registered)) return { errMsg: 'ok' };
+    return { errMsg: `requestPayment:fail 当前页面的URL未注册：${url}` };
+  });
+
   const js = 'application/javascript; charset=utf-8';
   app.get('/sandbox/jsbridge.js', async (_req, reply) => reply.header('content-type', js).header('cache-control', 'no-cache').send(PAGE_SCRIPT));
   app.get('/sandbox/jsbridge/client.js', async (_req, reply) => reply.header('content-type', js).send(CLIENT_SCRIPT));

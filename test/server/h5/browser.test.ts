@@ -66,6 +66,21 @@ t.test('the H5 checkout in Chromium', { skip: chromiumPath() ? false : noChromiu
   t.equal(page.url(), orderUrl, 'still on the order page');
   await shot(page, '04-cancelled.png');
 
+  // WeChat pays only from a page in a registered payment directory (支付授权目录)
+  const register = async (directories: string[]) => {
+    const r = await fetch(`${s.sandboxBase}/sandbox/pay-directories`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mchId: s.config.pay.mchId, directories }) });
+    t.equal(r.status, 200);
+  };
+  await register([`${s.apiBase}/h5/x/`]);
+  const refused = await page.evaluate(async () => {
+    const data = JSON.parse(document.getElementById('h5-data')!.textContent!) as { csrf: string; api: { pay: string } };
+    const params = await (await fetch(data.api.pay, { method: 'POST', headers: { 'x-csrf-token': data.csrf } })).json();
+    const bridge = (window as unknown as { WeixinJSBridge: { invoke(n: string, p: unknown, cb: (r: unknown) => void): void } }).WeixinJSBridge;
+    return new Promise((resolve) => bridge.invoke('getBrandWCPayRequest', params, resolve));
+  });
+  t.match(refused, { err_msg: 'get_brand_wcpay_request:fail', err_desc: `当前页面的URL未注册：${orderUrl}` }, 'a page outside the registered directory cannot pay');
+  await register([`${s.apiBase}/h5/`]);
+
   // then pays: the result page shows PAID only when the server says so
   await page.click('#pay');
   await sheet.locator('#wx-pay').click();

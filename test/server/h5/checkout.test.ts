@@ -243,3 +243,17 @@ t.test('pages under the payment directory only; bad input is a clear 4xx page', 
   const mpCookie = await fetch(`${s.apiBase}/h5/orders`, { redirect: 'manual', headers: { cookie: `h5_sid=${token}` } });
   t.equal(mpCookie.status, 302, 'sent to the 公众号 login');
 });
+
+t.test('with real WeChat, a browser that is not WeChat\'s is told to open the page in WeChat', async (t) => {
+  // real mode, its WeChat hosts still the sandbox's
+  const s = await startStack({ env: ownOaEnv(), tweak: (c) => ({ ...c, sandbox: { ...c.sandbox, enabled: false } }) });
+  t.teardown(() => s.close());
+  const desktop = await fetch(`${s.apiBase}/h5/checkout?sku=COFFEE-LATTE`, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0' } });
+  t.equal(desktop.status, 200);
+  t.equal(desktop.headers.get('x-h5-error'), 'OPEN_IN_WECHAT');
+  t.match(await desktop.text(), /请在微信中打开此页面/);
+  const wechat = await fetch(`${s.apiBase}/h5/checkout?sku=COFFEE-LATTE`, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (iPhone) MicroMessenger/8.0.47 NetType/WIFI Language/zh_CN' } });
+  t.equal(wechat.status, 302);
+  t.match(wechat.headers.get('location'), `${s.config.wechat.openBase}/connect/oauth2/authorize?appid=`);
+  t.match(wechat.headers.get('content-security-policy'), "script-src 'self' https://res.wx.qq.com;", 'the JS-SDK from WeChat, no sandbox script');
+});

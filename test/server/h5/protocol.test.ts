@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { buildSandbox } from '../../../server/src/sandbox/app.js';
+import { inPayDirectory } from '../../../server/src/sandbox/jsbridge.js';
 import { DEMO_MERCHANT } from '../../../server/src/sandbox/demo.js';
 import { authorizeUrl, oauthAccessToken } from '../../../server/src/wechat/oauth.js';
 import { createTicketClient, jssdkConfig, jssdkSignature } from '../../../server/src/wechat/jssdk.js';
@@ -201,4 +202,15 @@ t.test('H5_PAY_PATH and H5_PUBLIC_URL are checked at boot', async (t) => {
     t.throws(() => loadConfig({ H5_PAY_PATH: bad }), { name: 'ConfigError', variable: 'H5_PAY_PATH' }, bad);
   }
   t.throws(() => loadConfig({ H5_PUBLIC_URL: 'https://shop.example.com/h5/' }), { name: 'ConfigError', variable: 'H5_PUBLIC_URL' });
+});
+
+t.test('payment directory (支付授权目录): WeChat\'s matching rule', async (t) => {
+  const dirs = ['https://shop.example.com/h5/', 'https://pay.example.com/'];
+  t.ok(inPayDirectory('https://shop.example.com/h5/order?id=1', dirs), 'a page directly in it');
+  t.notOk(inPayDirectory('https://shop.example.com/h5/x/order', dirs), 'not a subdirectory of a multi-level directory');
+  t.notOk(inPayDirectory('https://shop.example.com/order', dirs), 'not its parent');
+  t.notOk(inPayDirectory('http://shop.example.com/h5/order', dirs), 'not another scheme');
+  t.ok(inPayDirectory('https://pay.example.com/a/b/c', dirs), 'a registered domain root covers the host');
+  t.notOk(inPayDirectory('https://evil.example.com/h5/order', dirs));
+  t.notOk(inPayDirectory('not a url', dirs));
 });
