@@ -28,6 +28,9 @@ import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
 import sessionRoutes from './routes/session.js';
+import appChannelRoutes from './channels/app/routes.js';
+import nativeChannelRoutes from './channels/native/routes.js';
+import scanRoutes from './channels/scan/routes.js';
 
 export interface AppOptions {
   config: Config;
@@ -178,6 +181,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
+    await app.register(appChannelRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
+    await app.register(nativeChannelRoutes);
+    await app.register(scanRoutes);
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
     await app.register(refundNotifyRoutes);

@@ -476,6 +476,7 @@ t.test('the hot queries are answered by an index', { skip: noIndexes }, async (t
     fulfilment: i % 10 === 0 ? null : { state: i % 50 === 1 ? 'PENDING' : 'EMITTED', createdAt: now },
     transactionId: i % 10 === 0 ? undefined : `4200${i}`,
     buyer: `b-${i % 30}`,
+    buyerId: `buyer-${i % 30}`,
     idempotencyKey: `key-${i}`,
   }));
   await Order.collection.insertMany(docs);
@@ -491,6 +492,8 @@ t.test('the hot queries are answered by an index', { skip: noIndexes }, async (t
     },
     { name: '{_id, openid}', index: '_id_', filter: { _id: one._id, openid: 'o-hot-10' }, expect: 1 },
     { name: 'list {openid} by createdAt, _id', index: 'openid_1_createdAt_-1', filter: { openid: 'o-hot-3' }, sort: { createdAt: -1, _id: -1 }, limit: 5, expect: 5 },
+    { name: "a buyer's list {buyerId} by createdAt, _id", index: 'buyerId_1_createdAt_-1', filter: { buyerId: 'buyer-3' }, sort: { createdAt: -1, _id: -1 }, limit: 5, expect: 5 },
+    { name: '{_id, buyerId}', index: '_id_', filter: { _id: one._id, buyerId: 'buyer-10' }, expect: 1 },
     {
       name: 'pending fulfilments',
       index: 'fulfilment.state_1',

@@ -97,6 +97,8 @@ export interface OrderDoc {
   productId?: string;
   /** who paid, as WeChat reported it (Native orders learn their payer only then) */
   payerOpenid?: string;
+  /** a Native order without a buyer: sha256 (hex) of the token its checkout page is opened with */
+  viewKey?: string;
   outTradeNo: string;
   status: OrderStatus;
   amount: number;
@@ -172,6 +174,7 @@ const OrderSchema = new Schema<OrderDoc>(
     appid: String,
     productId: String,
     payerOpenid: String,
+    viewKey: String,
     outTradeNo: { type: String, required: true },
     status: { type: String, required: true, enum: ORDER_STATUSES },
     amount: { type: Number, required: true },

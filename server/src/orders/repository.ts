@@ -8,6 +8,7 @@ export interface NewOrder {
   channel: OrderChannel;
   appid: string;
   productId?: string;
+  viewKey?: string;
   outTradeNo: string;
   amount: number;
   items: OrderDoc['items'];

@@ -89,6 +89,8 @@ export interface CreateOptions {
   idempotencyKey?: string;
   /** what the key is bound to (the cart): the same key with another cart is refused */
   body?: unknown;
+  /** a Native order without a buyer: the hash of the token that opens its checkout page */
+  viewKey?: string;
 }
 
 export function toApiOrder(o: OrderDoc): Order {
@@ -347,6 +349,7 @@ export function createOrderService(deps: OrderServiceDeps) {
             channel: p.channel,
             appid: p.appid,
             ...(p.productId ? { productId: p.productId } : {}),
+            ...(opts.viewKey ? { viewKey: opts.viewKey } : {}),
             outTradeNo,
             amount,
             items: lines,

@@ -69,8 +69,9 @@ const CLOSABLE: readonly OrderStatus[] = ['CREATED', 'PAYING', 'FAILED'];
 export function paymentMismatches(order: OrderDoc, report: Extract<TradeReport, { state: 'SUCCESS' }>): FollowUpFlag[] {
   const flags: FollowUpFlag[] = [];
   if (report.totalFee !== order.amount) flags.push('AMOUNT_MISMATCH');
-  // A Native order has no payer until someone scans it: any openid is its payer.
-  if (report.openid !== undefined && order.openid !== '' && report.openid !== order.openid) flags.push('OPENID_MISMATCH');
+  // Only JSAPI names its payer in unifiedorder (WeChat makes that user pay). An APP order is paid by
+  // whoever's WeChat is on the phone, a NATIVE one by whoever scans: any openid is their payer.
+  if (report.openid !== undefined && (order.tradeType ?? 'JSAPI') === 'JSAPI' && report.openid !== order.openid) flags.push('OPENID_MISMATCH');
   if (report.appid !== undefined && order.appid !== undefined && report.appid !== order.appid) flags.push('APPID_MISMATCH');
   if (report.tradeType !== undefined && report.tradeType !== (order.tradeType ?? 'JSAPI')) flags.push('TRADE_TYPE_MISMATCH');
   if (report.feeType !== undefined && report.feeType !== 'CNY') flags.push('FEE_TYPE_MISMATCH');

@@ -12,7 +12,8 @@ export const SessionRequestSchema = Type.Object(
 );
 export const SessionResponseSchema = Type.Object({ token: Type.String(), expiresIn: Type.Integer() });
 
-function loginError(err: WxLoginError): Error {
+/** WeChat's refusal of a login code (wx.login, OAuth, the mobile SDK's) as our named error. */
+export function loginError(err: WxLoginError): Error {
   switch (err.code) {
     case 'INVALID_CODE':
     case 'INVALID_ARGUMENT':
@@ -31,7 +32,7 @@ function loginError(err: WxLoginError): Error {
 }
 
 // What a client's code did wrong (a real wx.login code never does): counted against its IP.
-const CLIENT_FAULTS: ReadonlySet<string> = new Set(['INVALID_CODE', 'INVALID_ARGUMENT', 'CODE_USED', 'RISKY_USER']);
+export const CLIENT_FAULTS: ReadonlySet<string> = new Set(['INVALID_CODE', 'INVALID_ARGUMENT', 'CODE_USED', 'RISKY_USER']);
 
 export interface SessionRoutesOptions {
   /** Redis key prefix of the login limits (the rate limiter's, so that tests isolate both at once) */

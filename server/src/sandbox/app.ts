@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { billRoutes } from './bill-routes.js';
+import { channelCashierRoutes } from './channel-cashiers.js';
 import { controlRoutes } from './control-routes.js';
 import type { SandboxCore } from './core.js';
 import { CLOSEORDER_MIN_AGE_SECONDS, Faults } from './faults.js';
@@ -128,6 +129,7 @@ async function buildPlain(opts: SandboxOptions, makeCore: (app: FastifyInstance)
   await app.register(oauthRoutes, { state, codes: core.oauthCodes, users: new OauthUsers(), tickets, ...(opts.oauthDomains ? { domains: opts.oauthDomains } : {}) });
   await app.register(jsbridgeRoutes, { state });
   await app.register(controlRoutes, { state, faults, notifier });
+  await app.register(channelCashierRoutes, { state, faults, notifier });
   await app.register(refundControlRoutes, { core });
   return { app, core };
 }

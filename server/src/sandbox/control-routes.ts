@@ -4,12 +4,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { isSignType, verifySign } from '../wechat/sign.js';
-import { toBeijingTime } from '../wechat/time.js';
 import { CloseorderSettingSchema, FaultsBodySchema, LoginFaultSchema, NotifyFaultSchema, PayApiFaultSchema, SubscribeFaultSchema, type Faults, type FaultsBody } from './faults.js';
-import { newOpenid, newTransactionId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import { RefundArmedProps } from './refund-faults.js';
-import { PREPAY_TTL_MS, type SandboxState } from './state.js';
+import { payTrade, unpayable } from './pay-trade.js';
+import type { SandboxState } from './state.js';
 
 export interface ControlRoutesOptions {
   state: SandboxState;
@@ -131,11 +130,8 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
       if (!verifySign(signed, merchant.key, p.signType)) return refuse('PAYSIGN_INVALID', '支付验证签名失败');
       // WeChat: the signType here must be the one unifiedorder was signed with.
       if (p.signType !== trade.signType) return refuse('SIGN_TYPE_MISMATCH', '支付验证签名失败');
-      const now = state.now();
-      if (now - trade.prepayCreatedAt >= PREPAY_TTL_MS) return refuse('PREPAY_EXPIRED', 'prepay_id expired');
-      if (trade.state === 'SUCCESS') return refuse('ORDER_PAID', '该订单已支付');
-      if (trade.state === 'CLOSED') return refuse('ORDER_CLOSED', '该订单已关闭');
-      if (trade.timeExpire !== undefined && now >= trade.timeExpire) return refuse('ORDER_EXPIRED', '订单已过期');
+      const cannot = unpayable(state, trade);
+      if (cannot) return refuse(cannot.code, cannot.detail);
 
       const outcome = p.outcome ?? 'pay';
       if (outcome === 'cancel') return { errMsg: 'requestPayment:fail cancel' };
@@ -143,13 +139,7 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
         trade.state = 'PAYERROR';
         return { errMsg: 'requestPayment:fail 支付失败（沙箱模拟）' };
       }
-      trade.state = 'SUCCESS';
-      trade.transactionId = newTransactionId(now);
-      trade.timeEnd = toBeijingTime(new Date(now));
-      trade.bankType = 'OTHERS';
-      trade.payerOpenid = trade.openid ?? newOpenid(trade.appid);
-      state.recordTransaction(trade);
-      notifier.start(trade, merchant, faults.takeNotifyPlan(trade.outTradeNo));
+      payTrade({ state, faults, notifier }, trade, merchant);
       return { errMsg: 'requestPayment:ok' };
     },
   );

@@ -200,6 +200,12 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     }
     if (tradeType === 'JSAPI' && !present(p, 'openid')) return returnFail('JSAPI支付必须传openid', 'LACK_PARAMS');
     if (tradeType === 'NATIVE' && !present(p, 'product_id')) return returnFail('NATIVE支付必须传product_id', 'LACK_PARAMS');
+    // APP pay takes the appid of a mobile app on the open platform, and nothing else: a mini-program's
+    // or a 公众号's appid bound to the same merchant is refused. ASSUMPTION: WeChat's exact words for it
+    // are not published; a signed business failure as for other appid/trade_type mismatches.
+    if (tradeType === 'APP' && state.kindOf(ctx.appid) !== 'open') {
+      return { kind: 'resultFail', errCode: 'PARAM_ERROR', des: 'trade_type与appid不匹配，APP支付请使用开放平台移动应用的appid', sandboxCode: 'APP_NEEDS_OPEN_APPID' };
+    }
     if (present(p, 'openid') && !state.openidBelongsTo(p.openid as string, ctx.appid)) {
       return resultFail('PARAM_ERROR', 'appid和openid不匹配');
     }
@@ -227,6 +233,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
       feeType: 'CNY',
       tradeType,
       ...(present(p, 'openid') ? { openid: p.openid as string } : {}),
+      ...(present(p, 'product_id') ? { productId: p.product_id as string } : {}),
       notifyUrl,
       ...(timeExpire !== undefined ? { timeExpire } : {}),
       prepayId: newPrepayId(now),
@@ -246,7 +253,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
         device_info: t.deviceInfo,
         trade_type: t.tradeType,
         prepay_id: t.prepayId,
-        code_url: t.tradeType === 'NATIVE' ? `weixin://wxpay/bizpayurl?pr=${pr}` : undefined,
+        code_url: t.tradeType === 'NATIVE' ? codeUrlOf(t) : undefined,
         mweb_url: t.tradeType === 'MWEB' ? `https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=${t.prepayId}&package=${pr}` : undefined,
       },
     };
@@ -315,6 +322,11 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
   for (const name of ['unifiedorder', 'orderquery', 'closeorder']) {
     app.get(`/pay/${name}`, async (_req, reply) => sendXml(reply, { return_code: 'FAIL', return_msg: '请使用post方法' }, 'REQUIRE_POST_METHOD'));
   }
+}
+
+/** A NATIVE trade's code_url (模式二): what its QR code carries, and what a scan pays. */
+export function codeUrlOf(t: Trade): string {
+  return `weixin://wxpay/bizpayurl?pr=${t.prepayId.slice(-16)}`;
 }
 
 function validNotifyUrl(s: string): boolean {

@@ -29,6 +29,8 @@ export interface Trade {
   feeType: string;
   tradeType: string;
   openid?: string;
+  /** NATIVE: the product_id of the unifiedorder */
+  productId?: string;
   notifyUrl: string;
   /** ms epoch; after it the order can no longer be paid */
   timeExpire?: number;
@@ -174,6 +176,14 @@ export class SandboxState {
 
   recordTransaction(t: Trade): void {
     if (t.transactionId) this.transactions.set(t.transactionId, t);
+  }
+
+  /** The NATIVE trade whose live prepay a code_url (weixin://wxpay/bizpayurl?pr=…) names. */
+  tradeByCodeUrl(codeUrl: string): Trade | undefined {
+    const m = /^weixin:\/\/wxpay\/bizpayurl\?pr=([0-9a-f]{16})$/.exec(codeUrl);
+    if (!m) return undefined;
+    for (const t of this.prepays.values()) if (t.tradeType === 'NATIVE' && t.prepayId.endsWith(m[1] as string)) return t;
+    return undefined;
   }
 
   allTrades(): Trade[] {
