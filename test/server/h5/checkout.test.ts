@@ -257,3 +257,18 @@ t.test('with real WeChat, a browser that is not WeChat\'s is told to open the pa
   t.match(wechat.headers.get('location'), `${s.config.wechat.openBase}/connect/oauth2/authorize?appid=`);
   t.match(wechat.headers.get('content-security-policy'), "script-src 'self' https://res.wx.qq.com;", 'the JS-SDK from WeChat, no sandbox script');
 });
+
+t.test('another payment directory (H5_PAY_PATH): the pages, the OAuth return and the printed code move with it', async (t) => {
+  const s = await startStack({ env: { ...ownOaEnv(), H5_PAY_PATH: '/pay/h5/' } });
+  t.teardown(() => s.close());
+  const b = new CookieBrowser();
+  const scan = await b.hop(`${s.apiBase}/pay/scan/COFFEE-LATTE`, { headers: { 'user-agent': 'Mozilla/5.0 (iPhone) MicroMessenger/8.0.47 NetType/WIFI Language/zh_CN' } });
+  t.equal(scan.status, 302);
+  t.equal(scan.location, `${s.apiBase}/pay/h5/checkout?sku=COFFEE-LATTE`, 'WeChat scanners go to the checkout in the payment directory');
+  const hops = await b.go(scan.location!);
+  t.match(hops[0]!.location, `&redirect_uri=${encodeURIComponent(`${s.apiBase}/pay/h5/oauth/callback`)}&`);
+  t.equal(last(hops).status, 200);
+  t.match(last(hops).text, /拿铁咖啡/);
+  t.match(last(hops).text, 'action="/pay/h5/orders"');
+  t.equal((await b.hop(`${s.apiBase}/h5/checkout?sku=COFFEE-LATTE`)).status, 404, 'nothing left at the default directory');
+});
