@@ -74,6 +74,8 @@ export interface Order {
   transactionId?: string;
   /** fen, once a refund succeeded (PARTIALLY_REFUNDED / REFUNDED) */
   refundedAmount?: number;
+  /** where it is paid: the mini-program, a 公众号 H5 page, the mobile app, or a Native QR code */
+  channel?: 'mp' | 'oa-h5' | 'app' | 'native';
 }
 
 // GET /api/orders/:id/refunds (the buyer's own order only; 404 otherwise)

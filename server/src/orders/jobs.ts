@@ -237,7 +237,7 @@ export async function enqueueFulfilment(jobs: Jobs, order: FulfilmentFacts): Pro
       {
         orderId,
         outTradeNo: order.outTradeNo,
-        openid: order.openid,
+        openid: order.payerOpenid || order.openid,
         amount: order.amount,
         paidAmount: order.paidAmount ?? order.amount,
         transactionId: order.transactionId ?? null,

@@ -239,7 +239,8 @@ const FulfilmentEventSchema = new Schema<FulfilmentEventDoc>(
   {
     orderId: { type: Schema.Types.ObjectId, required: true },
     outTradeNo: { type: String, required: true },
-    openid: { type: String, required: true },
+    // the payer; '' only for a Native order paid without WeChat naming its payer (an orderquery without openid)
+    openid: { type: String, default: '' },
     amount: { type: Number, required: true },
     transactionId: { type: String, required: true },
     paidAt: { type: Date, required: true },

@@ -28,7 +28,7 @@ export interface PaymentFacts {
 }
 
 /** What a fulfilment event records: all of it is known the moment the order becomes PAID. */
-export type FulfilmentFacts = Pick<OrderDoc, '_id' | 'outTradeNo' | 'openid' | 'amount' | 'paidAmount' | 'transactionId' | 'paidAt'>;
+export type FulfilmentFacts = Pick<OrderDoc, '_id' | 'outTradeNo' | 'openid' | 'payerOpenid' | 'amount' | 'paidAmount' | 'transactionId' | 'paidAt'>;
 
 export interface TransitionChanges {
   set?: Record<string, unknown>;
@@ -209,7 +209,8 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
         await FulfilmentEvent.create({
           orderId: order._id,
           outTradeNo: order.outTradeNo,
-          openid: order.openid,
+          // who paid: a Native order has no openid of its own, an APP order may be paid by another account
+          openid: order.payerOpenid || order.openid,
           amount: order.paidAmount ?? order.amount,
           transactionId: order.transactionId,
           paidAt: order.paidAt,

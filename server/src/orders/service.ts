@@ -105,6 +105,7 @@ export function toApiOrder(o: OrderDoc): Order {
     ...(o.paidAt ? { paidAt: o.paidAt.toISOString() } : {}),
     ...(o.transactionId ? { transactionId: o.transactionId } : {}),
     ...(o.refundedAmount ? { refundedAmount: o.refundedAmount } : {}),
+    ...(o.channel ? { channel: o.channel } : {}),
   };
 }
 

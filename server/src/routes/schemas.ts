@@ -30,6 +30,7 @@ export const OrderSchema = Type.Object({
   paidAt: Type.Optional(Type.String()),
   transactionId: Type.Optional(Type.String()),
   refundedAmount: Type.Optional(Type.Integer()),
+  channel: Type.Optional(Type.Union(['mp', 'oa-h5', 'app', 'native'].map((c) => Type.Literal(c)))),
 });
 
 export const OrderIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });

@@ -140,6 +140,8 @@ t.test('app login: codes are single use and errors are clear; one person (unioni
   const o1 = (await appApi.createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }])).body;
   const o2 = (await mpApi.createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }])).body;
   for (const api of [appApi, mpApi]) {
-    t.same((await api.call<{ items: Array<{ id: string }> }>('GET', '/api/orders')).body.items.map((o) => o.id).sort(), [o1.id, o2.id].sort());
+    const items = (await api.call<{ items: Array<{ id: string; channel?: string }> }>('GET', '/api/orders')).body.items;
+    t.same(items.map((o) => o.id).sort(), [o1.id, o2.id].sort());
+    t.same(Object.fromEntries(items.map((o) => [o.id, o.channel])), { [o1.id]: 'app', [o2.id]: 'mp' }, 'each says its channel');
   }
 });

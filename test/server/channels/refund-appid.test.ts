@@ -5,7 +5,7 @@ import { startStack } from '../../helpers/stack.js';
 
 const TOKEN = 'adm-' + 'c'.repeat(40);
 
-t.test("an APP order and a Native order are refunded under their own appid", async (t) => {
+t.test("APP and Native orders are fulfilled, and refunded under their own appid", async (t) => {
   const s = await startStack({ env: { ADMIN_API_TOKEN: TOKEN }, jobs: { workers: true } });
   t.teardown(() => s.close());
   const post = async (path: string, body: object) => {
@@ -29,6 +29,11 @@ t.test("an APP order and a Native order are refunded under their own appid", asy
   for (const id of [appOrder.id, nativeId]) {
     await eventually(() => s.app.orderRepo.find({ id }), (o) => o?.status === 'PAID');
     const order = await s.app.orderRepo.find({ id });
+    // Fulfilled like any order, the event naming who paid (a Native order has no openid of its own).
+    const fulfilled = await eventually(() => s.app.orderRepo.find({ id }), (o) => o?.fulfilment?.state === 'EMITTED');
+    t.equal(fulfilled!.fulfilment?.state, 'EMITTED', `${order!.channel}: fulfilment emitted`);
+    const [event] = await s.app.orderRepo.fulfilmentEvents(order!._id);
+    t.equal(event?.openid, order!.payerOpenid, 'the event names the payer');
     const res = await admin.call<{ id: string; status: string }>('POST', `/admin/api/orders/${id}/refunds`, { amount: order!.amount, reason: '顾客退货' });
     t.equal(res.status, 201);
     t.equal(res.body.status, 'PROCESSING', `${order!.channel}: accepted by WeChat under ${order!.appid}`);
