@@ -20,6 +20,7 @@ import ordersPlugin from './plugins/orders.js';
 import docsPlugin from './plugins/docs.js';
 import metricsPlugin from './observability/plugin.js';
 import wechatPlugin from './plugins/wechat.js';
+import h5Routes from './h5/routes.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
 import refundNotifyRoutes from './routes/refund-notify.js';
@@ -202,6 +203,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(adminReconciliationRoutes);
     await app.register(refundNotifyRoutes);
     await app.register(refundRequestRoutes);
+    await app.register(h5Routes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.ready();
   } catch (err) {
     // Whatever did connect must not keep the process alive.

@@ -118,6 +118,13 @@ export interface Config {
     /** Beijing minute of the day (RECONCILE_AT) from which the previous day's bill is fetched */
     atMinute: number;
   };
+  /** the 公众号 H5 checkout (server/src/h5) */
+  h5: {
+    /** the payment directory (支付授权目录): every page that starts a payment sits directly in it, e.g. /h5/ */
+    payPath: string;
+    /** the origin the pages are served from, as buyers reach it (OAuth redirect_uri, wx.config url); default: the request's own */
+    publicUrl?: string;
+  };
 }
 
 // 0 asks the OS for any free port (tests, several local instances).
@@ -225,6 +232,12 @@ const EnvSchema = Type.Object({
   ),
   WECHAT_SUBSCRIBE_STATE: Type.Optional(
     Type.Union([Type.Literal('developer'), Type.Literal('trial'), Type.Literal('formal')], { description: 'must be developer, trial or formal' }),
+  ),
+  H5_PAY_PATH: Type.Optional(
+    Type.String({ pattern: '^/([A-Za-z0-9_-]+/)+$', maxLength: 128, description: 'must be a path of one or more directories that starts and ends with /, e.g. /h5/ or /pay/h5/' }),
+  ),
+  H5_PUBLIC_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$', description: 'must be an origin without a path, e.g. https://shop.example.com' }),
   ),
 });
 type Env = Static<typeof EnvSchema>;
@@ -381,6 +394,7 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       ...(env.ADMIN_PORT !== undefined ? { adminPort: toPort(env.ADMIN_PORT, 0, 'ADMIN_PORT') } : {}),
     },
     reconciliation: { atMinute: minuteOfDay(env.RECONCILE_AT ?? '10:30') },
+    h5: { payPath: env.H5_PAY_PATH ?? '/h5/', ...(env.H5_PUBLIC_URL ? { publicUrl: env.H5_PUBLIC_URL } : {}) },
   };
 }
 

@@ -24,6 +24,8 @@ export const Errors = {
   OrderAlreadyPaid: createError('ORDER_ALREADY_PAID', 'The order is already paid', 409),
   PayFailed: createError('PAY_REQUEST_FAILED', 'WeChat Pay refused the request: %s', 502),
   BadCursor: createError('BAD_CURSOR', 'before is not a cursor this server gave out', 400),
+  /** an H5 page's POST without the token of its session (h5/routes.ts) */
+  CsrfInvalid: createError('CSRF_INVALID', 'The page token is missing or stale: reload the page', 403),
   BadIdempotencyKey: createError('BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 64 letters, digits, _ or -', 400),
   IdempotencyKeyReused: createError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request', 409),
   OrderNotRefundable: createError('ORDER_NOT_REFUNDABLE', 'The order is %s and cannot be refunded', 409),

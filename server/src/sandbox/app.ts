@@ -25,6 +25,8 @@ import { RefundLedger, type RefundMerchant } from './refund-state.js';
 import { OAuthCodes, snsRoutes } from './sns-routes.js';
 import { SandboxState, type SandboxMerchant } from './state.js';
 import { weixinRoutes } from './weixin-routes.js';
+import { jsbridgeRoutes } from './jsbridge.js';
+import { JsapiTickets, OauthUsers, oauthRoutes } from './oauth-routes.js';
 
 export type { SandboxMerchant } from './state.js';
 export type { MerchantCertFiles } from './pki.js';
@@ -45,6 +47,8 @@ export interface SandboxOptions {
    * timeScale (move the clock instead). Changed at run time by POST /sandbox/faults {"closeorder":...}.
    */
   closeorderMinAgeSeconds?: number;
+  /** the 网页授权域名 / JS接口安全域名 per appid (default: 127.0.0.1 and localhost, the server's own host in sandbox mode) */
+  oauthDomains?: Record<string, string[]>;
 }
 
 // Unknown paths of api.mch.weixin.qq.com answer HTTP 404 (SDK issues report a bare 404 for a wrong
@@ -119,8 +123,11 @@ async function buildPlain(opts: SandboxOptions, makeCore: (app: FastifyInstance)
   await app.register(payRoutes, { state, faults, refunds });
   await app.register(refundRoutes, { core, secure: false });
   await app.register(billRoutes, { core });
-  await app.register(weixinRoutes, { state, faults });
+  const tickets = new JsapiTickets(state.now);
+  await app.register(weixinRoutes, { state, faults, tickets });
   await app.register(snsRoutes, { state, faults, codes: core.oauthCodes });
+  await app.register(oauthRoutes, { state, codes: core.oauthCodes, users: new OauthUsers(), tickets, ...(opts.oauthDomains ? { domains: opts.oauthDomains } : {}) });
+  await app.register(jsbridgeRoutes, { state });
   await app.register(controlRoutes, { state, faults, notifier });
   await app.register(channelCashierRoutes, { state, faults, notifier });
   await app.register(refundControlRoutes, { core });

@@ -7,10 +7,13 @@ import type { Faults } from './faults.js';
 import { rid } from './ids.js';
 import type { SandboxState } from './state.js';
 import { subscribeControlRoutes, subscribeRoutes, SubscribeState } from './subscribe.js';
+import { ticketRoutes, type JsapiTickets } from './oauth-routes.js';
 
 export interface WeixinRoutesOptions {
   state: SandboxState;
   faults: Faults;
+  /** /cgi-bin/ticket/getticket's tickets (oauth-routes.ts), issued for this listener's access tokens */
+  tickets?: JsapiTickets;
 }
 
 const LOGIN_FAULT_MSG: Record<number, string> = {
@@ -37,6 +40,7 @@ export async function weixinRoutes(app: FastifyInstance, opts: WeixinRoutesOptio
   const subscribe = new SubscribeState(state.now);
   await app.register(subscribeRoutes, { state, faults, subscribe });
   await app.register(subscribeControlRoutes, { state, faults, subscribe });
+  if (opts.tickets) await app.register(ticketRoutes, { subscribe, tickets: opts.tickets });
 
   // jscode2session answers JSON with content-type text/plain, as WeChat's does.
   // Sent as a Buffer: given a string, Fastify rewrites the content-type (adds "; charset=utf-8" and

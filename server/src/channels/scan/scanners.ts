@@ -23,7 +23,7 @@ export interface Scanner {
   handle(ctx: ScanContext, reply: FastifyReply): FastifyReply | Promise<FastifyReply>;
 }
 
-/** Where the 公众号 H5 flow starts (the h5 channel's checkout page). */
+/** Where the 公众号 H5 flow starts (the h5 channel's checkout page) with the default H5_PAY_PATH. */
 export const H5_CHECKOUT_PATH = '/h5/checkout';
 
 /** WeChat's built-in browser says MicroMessenger in its user agent (and its mini-program web-views too). */
@@ -33,7 +33,7 @@ export const wechatScanner: Scanner = {
   matches: (ua) => /MicroMessenger\//i.test(ua),
   handle(ctx, reply) {
     // 302, not 301: the code's target may change, and WeChat's browser caches permanent redirects.
-    return reply.code(302).header('cache-control', 'no-store').redirect(`${H5_CHECKOUT_PATH}?sku=${encodeURIComponent(ctx.product.sku)}`, 302);
+    return reply.code(302).header('cache-control', 'no-store').redirect(`${ctx.config.h5.payPath}checkout?sku=${encodeURIComponent(ctx.product.sku)}`, 302);
   },
 };
 
