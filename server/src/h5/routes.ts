@@ -22,7 +22,7 @@ import { Errors, isNamedError } from '../errors.js';
 import { createLoginLimits } from '../login-limits.js';
 import { toApiOrder } from '../orders/service.js';
 import { clientIp } from '../routes/orders.js';
-import { errorResponses, OrderIdParams, OrderSchema } from '../routes/schemas.js';
+import { ErrorSchema, errorResponses, OrderIdParams, OrderSchema, pageSchema } from '../routes/schemas.js';
 import type { Session } from '../sessions.js';
 import { createMpClient, WxLoginError } from '../wechat/index.js';
 import { createTicketClient, jssdkConfig, type JssdkConfig } from '../wechat/jssdk.js';
@@ -37,6 +37,8 @@ const ORDER_ID_RE = /^[0-9a-f]{24}$/;
 // Each page view without a session stores an OAuth state: the ceiling /api/session has per IP (many
 // buyers share a carrier NAT's address), so that a flood cannot fill Redis with states.
 const PAGE_LIMIT = { config: { rateLimit: { max: 600, timeWindow: '1 minute' } } };
+/** a page of the checkout: rate limited per IP, documented as HTML */
+const page = (description: string) => ({ ...PAGE_LIMIT, schema: pageSchema(description) });
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -190,15 +192,15 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
       return html(reply, errorPage(layout, { code: isNamedError(e) ? e.code : 'INTERNAL', zh: '页面暂时无法显示，请稍后重试', en: 'Something went wrong: try again shortly', requestId: String(req.id), retry: { href: req.url, zh: '重试', en: 'Retry' } }), status);
     });
 
-    pages.get(`${dir}assets/h5.js`, async (_req, reply) => reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(H5_SCRIPT));
-    pages.get(`${dir}assets/h5.css`, async (_req, reply) => reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(H5_STYLE));
+    pages.get(`${dir}assets/h5.js`, { schema: pageSchema('the script of the checkout pages', 'application/javascript') }, async (_req, reply) => reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(H5_SCRIPT));
+    pages.get(`${dir}assets/h5.css`, { schema: pageSchema('the stylesheet of the checkout pages', 'text/css') }, async (_req, reply) => reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(H5_STYLE));
 
-    pages.get(dir, PAGE_LIMIT, async (req, reply) => {
+    pages.get(dir, page('goods (商品列表)'), async (req, reply) => {
       if (!req.h5) return login(req, reply, req.url);
       return html(reply, catalogPage(layout, app.catalog.list()));
     });
 
-    pages.get(`${dir}checkout`, PAGE_LIMIT, async (req, reply) => {
+    pages.get(`${dir}checkout`, page('the checkout of one product (下单), after the silent OAuth'), async (req, reply) => {
       const sku = query(req, 'sku');
       const product = sku ? app.catalog.get(sku) : undefined;
       if (!product) {
@@ -212,7 +214,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
     pages.post<{ Body: Static<typeof OrderFormSchema> }>(
       `${dir}orders`,
       {
-        schema: { body: OrderFormSchema },
+        schema: { body: OrderFormSchema, ...pageSchema('the order made: a redirect to its page, or an error page') },
         config: {
           rateLimit: { max: 30, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => (req.h5 ? `h5:${req.h5.session.buyerId}` : req.ip) },
         },
@@ -252,7 +254,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
       ...(jssdk ? { jssdk } : {}),
     });
 
-    pages.get(`${dir}order`, PAGE_LIMIT, async (req, reply) => {
+    pages.get(`${dir}order`, page('an order, with its pay button (getBrandWCPayRequest)'), async (req, reply) => {
       if (!req.h5) return login(req, reply, req.url);
       const order = toApiOrder(await app.orders.refresh(await ownOrder(req)));
       let jssdk: JssdkConfig | undefined;
@@ -266,19 +268,19 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
       return html(reply, orderPage(layout, { order, data: pageData(req, order.id, jssdk) }));
     });
 
-    pages.get(`${dir}result`, PAGE_LIMIT, async (req, reply) => {
+    pages.get(`${dir}result`, page('the result page: polls the server until PAID'), async (req, reply) => {
       if (!req.h5) return login(req, reply, req.url);
       const order = toApiOrder(await app.orders.refresh(await ownOrder(req)));
       return html(reply, resultPage(layout, { order, data: pageData(req, order.id) }));
     });
 
-    pages.get(`${dir}orders`, PAGE_LIMIT, async (req, reply) => {
+    pages.get(`${dir}orders`, page('the orders of the buyer (我的订单), every channel'), async (req, reply) => {
       if (!req.h5) return login(req, reply, req.url);
       const list = await app.orderRepo.listForOwner(req.h5.session.buyerId, 50);
       return html(reply, ordersPage(layout, list.map(toApiOrder)));
     });
 
-    pages.get(`${dir}oauth/callback`, PAGE_LIMIT, async (req, reply) => {
+    pages.get(`${dir}oauth/callback`, page('OAuth callback: exchanges the code, then redirects back, or an error page with a retry link'), async (req, reply) => {
       const taken = await states.take(query(req, 'state'), req.cookies[BINDING_COOKIE]);
       if (!taken.ok) {
         req.log.warn({ security: true, event: 'h5_oauth_state_refused', reason: taken.reason }, 'OAuth callback with a bad state');
@@ -328,7 +330,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
     );
     api.post<{ Params: { id: string } }>(
       `${dir}api/orders/:id/pay`,
-      { schema: { params: OrderIdParams, response: { 200: PayParamsSchema, ...errorResponses } } },
+      { schema: { params: OrderIdParams, response: { 200: PayParamsSchema, ...errorResponses, 403: ErrorSchema } } },
       async (req) => {
         if (!csrfOk(req, req.headers['x-csrf-token'])) throw new Errors.CsrfInvalid();
         const p = await app.orders.pay(await load(req));

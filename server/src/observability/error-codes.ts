@@ -42,6 +42,9 @@ export const ROUTE_ERRORS: Readonly<Record<string, readonly string[]>> = {
   'GET /api/orders': [...USER, 'BAD_CURSOR'],
   'GET /api/orders/:id': [...USER, 'NOT_FOUND'],
   'POST /api/orders/:id/pay': [...USER, 'NOT_FOUND', 'ORDER_ALREADY_PAID', 'ORDER_NOT_PAYABLE', 'ORDER_EXPIRED', 'ORDER_BUSY', 'PAY_REQUEST_FAILED', 'WECHAT_UNAVAILABLE'],
+  // the 公众号 H5 checkout's JSON calls (its pages are HTML); at the default payment directory /h5/
+  'GET /h5/api/orders/:id': [...USER, 'NOT_FOUND', 'WECHAT_UNAVAILABLE'],
+  'POST /h5/api/orders/:id/pay': [...USER, 'NOT_FOUND', 'CSRF_INVALID', 'ORDER_ALREADY_PAID', 'ORDER_NOT_PAYABLE', 'ORDER_EXPIRED', 'ORDER_BUSY', 'PAY_REQUEST_FAILED', 'WECHAT_UNAVAILABLE', 'WRONG_CHANNEL'],
   'POST /api/orders/:id/cancel': [...USER, 'NOT_FOUND', 'ORDER_BUSY'],
   'POST /api/orders/:id/refund-requests': [...USER, 'NOT_FOUND', 'ORDER_NOT_REFUNDABLE', 'REFUND_REQUEST_OPEN', 'RATE_LIMITED'],
   'GET /api/orders/:id/refunds': [...USER, 'NOT_FOUND'],

@@ -44,3 +44,13 @@ export const errorResponses = {
   502: ErrorSchema,
   503: ErrorSchema,
 };
+
+/**
+ * The documented success answer of a route that serves a page or an asset to a browser (HTML, a QR
+ * image, a script) rather than JSON: its 200 is a body of that media type. Strings and buffers are
+ * sent as they are, so this documents the answer without changing it.
+ */
+export function pageSchema(description: string, produces = 'text/html'): { produces: string[]; response: Record<string, unknown> } {
+  // typed loosely on purpose: a page also answers 302 / 4xx pages, and images are Buffers
+  return { produces: [produces], response: { 200: Type.String({ description }) } };
+}

@@ -12,7 +12,7 @@ import { Type } from '@sinclair/typebox';
 import { Errors } from '../../errors.js';
 import type { OrderDoc } from '../../orders/model.js';
 import { clientIp } from '../../routes/orders.js';
-import { errorResponses, OrderStatusSchema } from '../../routes/schemas.js';
+import { errorResponses, OrderStatusSchema, pageSchema } from '../../routes/schemas.js';
 import { esc, page, PAGE_HEADERS, yuan } from '../html.js';
 import { qrPng, qrSvg } from './qr.js';
 
@@ -58,7 +58,7 @@ const nativeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
-  app.get('/pay/native/checkout', { schema: { querystring: SkuQuery } }, async (req, reply) => {
+  app.get('/pay/native/checkout', { schema: { querystring: SkuQuery, ...pageSchema('a desktop checkout page for one product') } }, async (req, reply) => {
     reply.headers(PAGE_HEADERS);
     const product = app.catalog.get(req.query.sku);
     if (!product) return reply.code(404).send(page('商品不存在', `<h1>商品不存在</h1><p class="muted">Product not found: ${esc(req.query.sku)}</p>`));
@@ -97,7 +97,7 @@ fetch('/pay/native/orders',{method:'POST',headers:{'content-type':'application/j
     },
   );
 
-  app.get('/pay/native/orders/:id', { schema: { params: IdParams, querystring: TokenQuery } }, async (req, reply) => {
+  app.get('/pay/native/orders/:id', { schema: { params: IdParams, querystring: TokenQuery, ...pageSchema('the QR code page of the order: polls until paid') } }, async (req, reply) => {
     reply.headers(PAGE_HEADERS);
     let order: OrderDoc;
     try {
@@ -138,7 +138,7 @@ setTimeout(poll,1000);})();`;
   });
 
   for (const kind of ['svg', 'png'] as const) {
-    app.get(`/pay/native/orders/:id/qr.${kind}`, { schema: { params: IdParams, querystring: TokenQuery } }, async (req, reply) => {
+    app.get(`/pay/native/orders/:id/qr.${kind}`, { schema: { params: IdParams, querystring: TokenQuery, ...pageSchema('the QR code of the code_url of the order', kind === 'svg' ? 'image/svg+xml' : 'image/png') } }, async (req, reply) => {
       const order = await load(req.params.id, req.query.t);
       const live = await codeUrl(order);
       reply.header('cache-control', 'no-store');

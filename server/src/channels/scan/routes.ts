@@ -4,6 +4,7 @@
 // is the code to print.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { pageSchema } from '../../routes/schemas.js';
 import { Errors } from '../../errors.js';
 import { esc, page, PAGE_HEADERS, yuan } from '../html.js';
 import { qrPng, qrSvg } from '../native/qr.js';
@@ -19,7 +20,7 @@ const CodeParams = Type.Object({ code: Type.String({ pattern: '^[A-Za-z0-9_-]{1,
 const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (app, opts) => {
   const scanners = opts.scanners ?? defaultScanners(app.config);
 
-  app.get('/pay/scan/:code', { schema: { params: CodeParams } }, async (req, reply) => {
+  app.get('/pay/scan/:code', { schema: { params: CodeParams, ...pageSchema('WeChat: a redirect to the 公众号 H5 checkout; any other app: a page naming the apps that can pay') } }, async (req, reply) => {
     const product = app.catalog.get(req.params.code);
     if (!product) {
       reply.headers(PAGE_HEADERS);
@@ -44,7 +45,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (app, opt
   });
 
   for (const kind of ['svg', 'png'] as const) {
-    app.get(`/pay/scan/:code/qr.${kind}`, { schema: { params: CodeParams } }, async (req, reply) => {
+    app.get(`/pay/scan/:code/qr.${kind}`, { schema: { params: CodeParams, ...pageSchema('the printed code', kind === 'svg' ? 'image/svg+xml' : 'image/png') } }, async (req, reply) => {
       if (!app.catalog.get(req.params.code)) throw new Errors.NotFound('Payment code');
       // The code to print carries this server's own URL of /pay/scan/:code.
       const url = `${req.protocol}://${req.host}/pay/scan/${encodeURIComponent(req.params.code)}`;
