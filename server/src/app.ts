@@ -19,6 +19,11 @@ import ordersPlugin from './plugins/orders.js';
 import wechatPlugin from './plugins/wechat.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
+import adminPlugin from './admin/plugin.js';
+import adminConsoleRoutes from './routes/admin-console.js';
+import adminOperatorRoutes from './routes/admin-operators.js';
+import adminSessionRoutes from './routes/admin-session.js';
+import consolePlugin from './console/plugin.js';
 import refundNotifyRoutes from './routes/refund-notify.js';
 import refundRequestRoutes from './routes/refund-requests.js';
 import refundsPlugin from './plugins/refunds.js';
@@ -171,12 +176,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
     await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
     await app.register(refundsPlugin, opts.refunds ?? {});
+    await app.register(adminPlugin);
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
     await app.register(orderRoutes);
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
+    await app.register(adminSessionRoutes);
+    await app.register(adminOperatorRoutes);
+    await app.register(adminConsoleRoutes);
+    if (config.admin.console) await app.register(consolePlugin);
     await app.register(refundNotifyRoutes);
     await app.register(refundRequestRoutes);
     await app.ready();
@@ -222,6 +232,7 @@ function httpReason(status: number): string {
     403: 'Forbidden',
     404: 'Not Found',
     409: 'Conflict',
+    423: 'Locked',
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
     429: 'Too Many Requests',

@@ -34,6 +34,14 @@ export const Errors = {
   RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
   /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
   LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),
+  // The operators' console (server/src/admin)
+  Forbidden: createError('FORBIDDEN', 'Your role (%s) may not do this: it needs %s', 403),
+  CsrfInvalid: createError('CSRF_INVALID', 'The x-csrf-token header is missing or does not match this session: reload the console', 403),
+  LoginFailed: createError('LOGIN_FAILED', 'Wrong name or password', 401),
+  AccountLocked: createError('ACCOUNT_LOCKED', 'This account is locked after too many wrong passwords: ask an admin to unlock it, or wait %s', 423),
+  RefundOverLimit: createError('REFUND_OVER_LIMIT', 'Your role may refund at most %s fen at once: ask finance', 403),
+  OperatorExists: createError('OPERATOR_EXISTS', 'An operator named %s already exists', 409),
+  LastAdmin: createError('LAST_ADMIN', 'This is the last active admin: make another admin first', 409),
   RedisUnavailable: createError('REDIS_UNAVAILABLE', 'A service the server depends on (Redis) is unavailable: try again shortly', 503),
   DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is unavailable: try again shortly', 503),
 };
