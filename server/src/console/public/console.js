@@ -189,7 +189,7 @@ async function route() {
   const screens = { dashboard, orders, order, queue, refunds, recon, 'recon-day': reconDay, operators, audit };
   try {
     const view = await (screens[screen] ?? dashboard)(...rest.map(decodeURIComponent));
-    main.replaceChildren(...[view].flat());
+    main.replaceChildren(...[view].flat().filter((x) => x !== null && x !== undefined && x !== false));
   } catch (err) {
     if (err.status !== 401) main.replaceChildren(h('p.error', {}, explain(err)));
   }
@@ -375,7 +375,7 @@ function requestTable(list) {
       {
         label: 'action',
         get: (r) =>
-          r.status === 'OPEN' && can('support')
+          ['PENDING', 'OPEN'].includes(r.status) && can('support')
             ? h(
                 'span.actions',
                 {},
