@@ -74,7 +74,7 @@ async function act(fn, okMessage = t('done')) {
 const yuan = (fen) => (fen === undefined || fen === null ? '' : (fen / 100).toFixed(2));
 const when = (iso) => (iso ? new Date(iso).toLocaleString(currentLang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
 const tag = (text, kind = '') => h(`span.tag${kind ? '.' + kind : ''}`, {}, text);
-const statusTag = (s) => tag(s, ['PAID', 'SUCCESS', 'OK', 'REFUNDED', 'APPROVED'].includes(s) ? 'ok' : ['CLOSED', 'FAILED', 'CHANGE', 'REFUNDCLOSE', 'DIFFERENCES', 'REJECTED'].includes(s) ? 'bad' : 'warn');
+const statusTag = (s) => tag(s, ['PAID', 'SUCCESS', 'OK', 'REFUNDED', 'APPROVED', 'HEALED'].includes(s) ? 'ok' : ['CLOSED', 'FAILED', 'CHANGE', 'REFUNDCLOSE', 'DIFFERENCES', 'REJECTED'].includes(s) ? 'bad' : 'warn');
 const json = (v) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 const can = (role) => ['viewer', 'support', 'finance', 'admin'].indexOf(state.me?.role) >= ['viewer', 'support', 'finance', 'admin'].indexOf(role);
 
@@ -481,7 +481,8 @@ async function recon() {
           onsubmit: (e) => {
             e.preventDefault();
             const day = String(new FormData(e.target).get('day'));
-            if (day) act(() => api('POST', `/reconciliation/${day}/run`, {}));
+            const reason = day && reasonPrompt();
+            if (reason) act(() => api('POST', `/reconciliation/${day}/run`, { reason }));
           },
         },
         h('label', {}, t('day'), h('input', { name: 'day', type: 'date', required: true })),
@@ -495,9 +496,9 @@ async function recon() {
       [
         { label: 'day', get: (d) => d.day },
         { label: 'status', get: (d) => statusTag(d.status) },
-        { label: 'counts', get: (d) => json(d.counts) },
-        { label: 'totals', get: (d) => json(d.totals) },
-        { label: 'differences', num: true, get: (d) => d.differenceCount ?? d.differences ?? d.counts?.differences ?? '' },
+        { label: 'counts', get: (d) => reconCounts(d.counts) },
+        { label: 'totals', get: (d) => reconTotals(d.totals) },
+        { label: 'differences', num: true, get: (d) => (d.counts ? `${d.counts.differences} (${t('open')} ${d.counts.open})` : '') },
       ],
       days,
       (d) => (location.hash = `#/recon-day/${d.day}`),
@@ -505,13 +506,23 @@ async function recon() {
   ];
 }
 
+function reconCounts(c) {
+  if (!c) return '';
+  return `${t('wechat')} ${c.billPayments}/${c.billRefunds} · ${t('ours')} ${c.ourPayments}/${c.ourRefunds} · ${t('matched')} ${c.matched}`;
+}
+
+function reconTotals(x) {
+  if (!x?.wechat) return json(x);
+  return `${t('wechat')} ${yuan(x.wechat.payments)} / -${yuan(x.wechat.refunds)} · ${t('ours')} ${yuan(x.ours.payments)} / -${yuan(x.ours.refunds)}`;
+}
+
 async function reconDay(day) {
   const r = await api('GET', `/reconciliation/${encodeURIComponent(day)}`);
   const diffs = r.differences ?? [];
   return [
     h('h1', {}, `${t('nav_recon')} ${r.day}`),
-    h('section.card', { id: 'recon-report' }, h('dl.facts', {}, h('dt', {}, t('status')), h('dd', { 'data-test': 'recon-status' }, statusTag(r.status)), h('dt', {}, t('counts')), h('dd', {}, json(r.counts)), h('dt', {}, t('totals')), h('dd', {}, json(r.totals)))),
-    can('finance') ? h('p', {}, h('button.primary', { id: 'recon-rerun', onclick: () => act(() => api('POST', `/reconciliation/${r.day}/run`, {})) }, t('recon_run'))) : null,
+    h('section.card', { id: 'recon-report' }, h('dl.facts', {}, h('dt', {}, t('status')), h('dd', { 'data-test': 'recon-status' }, statusTag(r.status)), h('dt', {}, t('counts')), h('dd', {}, reconCounts(r.counts)), h('dt', {}, t('totals')), h('dd', {}, reconTotals(r.totals)), r.error ? h('dt', {}, t('error')) : null, r.error ? h('dd.error', {}, `${r.error.code}: ${r.error.message}`) : null)),
+    can('finance') ? h('p', {}, h('button.primary', { id: 'recon-rerun', onclick: () => { const reason = reasonPrompt(); if (reason) act(() => api('POST', `/reconciliation/${r.day}/run`, { reason })); } }, t('recon_run'))) : null,
     h('h2', {}, `${t('differences')} (${diffs.length})`),
     h('div', { id: 'recon-differences' }, table(
       [
@@ -521,7 +532,7 @@ async function reconDay(day) {
         { label: 'out_refund_no', get: (d) => d.outRefundNo ?? '' },
         { label: 'ours', get: (d) => json(d.ours) },
         { label: 'wechat', get: (d) => json(d.wechat) },
-        { label: 'resolution', get: (d) => json(d.resolution) },
+        { label: 'resolution', get: (d) => [statusTag(d.resolution), d.note ? ` ${d.note}` : ''] },
       ],
       diffs,
     )),
