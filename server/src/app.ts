@@ -27,6 +27,9 @@ import consolePlugin from './console/plugin.js';
 import refundNotifyRoutes from './routes/refund-notify.js';
 import refundRequestRoutes from './routes/refund-requests.js';
 import refundsPlugin from './plugins/refunds.js';
+import type { ReconcileJobSettings } from './reconciliation/jobs.js';
+import reconciliationPlugin from './reconciliation/plugin.js';
+import adminReconciliationRoutes from './routes/admin-reconciliation.js';
 import notifyRoutes from './routes/notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
@@ -41,7 +44,12 @@ export interface AppOptions {
   /** Redis key prefix of the job queues (default `jobs`; tests isolate themselves with one of their own) */
   jobsPrefix?: string;
   /** background jobs: `workers` runs their handlers in this instance (default false; main.ts turns it on) */
-  jobs?: { workers?: boolean; orders?: Partial<OrderJobSettings>; notifications?: Partial<PaidMessageJobSettings> };
+  jobs?: {
+    workers?: boolean;
+    orders?: Partial<OrderJobSettings>;
+    notifications?: Partial<PaidMessageJobSettings>;
+    reconciliation?: Partial<ReconcileJobSettings>;
+  };
   /** refunds' waits between WeChat calls and their scan interval (tests shorten them) */
   refunds?: RefundsPluginOptions;
   /** Redis key prefix of the rate limiter (tests isolate themselves with one of their own) */
@@ -176,6 +184,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(ordersPlugin, { jobs: opts.jobs?.orders });
     await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
     await app.register(refundsPlugin, opts.refunds ?? {});
+    await app.register(reconciliationPlugin, { jobs: opts.jobs?.reconciliation });
     await app.register(adminPlugin);
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
@@ -187,6 +196,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(adminOperatorRoutes);
     await app.register(adminConsoleRoutes);
     if (config.admin.console) await app.register(consolePlugin);
+    await app.register(adminReconciliationRoutes);
     await app.register(refundNotifyRoutes);
     await app.register(refundRequestRoutes);
     await app.ready();

@@ -83,6 +83,10 @@ export interface Config {
   };
   /** the payment-success subscribe message (server/src/notifications) */
   notifications: PaidMessageConfig;
+  reconciliation: {
+    /** Beijing minute of the day (RECONCILE_AT) from which the previous day's bill is fetched */
+    atMinute: number;
+  };
 }
 
 // 0 asks the OS for any free port (tests, several local instances).
@@ -168,6 +172,9 @@ const EnvSchema = Type.Object({
     Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'must be a subscribe-message template id (letters, digits, _ and -)' }),
   ),
   WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS: Type.Optional(nonEmpty('must map template keywords to facts, e.g. character_string1=outTradeNo,amount2=amount')),
+  RECONCILE_AT: Type.Optional(
+    Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'must be a Beijing time of day written HH:MM (e.g. 10:30)' }),
+  ),
   WECHAT_SUBSCRIBE_STATE: Type.Optional(
     Type.Union([Type.Literal('developer'), Type.Literal('trial'), Type.Literal('formal')], { description: 'must be developer, trial or formal' }),
   ),
@@ -286,7 +293,13 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       // the message opens the version the server serves: the develop build in sandbox mode
       miniprogramState: env.WECHAT_SUBSCRIBE_STATE ?? (sandbox ? 'developer' : 'formal'),
     },
+    reconciliation: { atMinute: minuteOfDay(env.RECONCILE_AT ?? '10:30') },
   };
+}
+
+function minuteOfDay(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number);
+  return (h ?? 0) * 60 + (m ?? 0);
 }
 
 function paidFields(value: string | undefined) {

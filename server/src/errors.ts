@@ -31,6 +31,10 @@ export const Errors = {
   RefundExceedsPaid: createError('REFUND_EXCEEDS_PAID', 'Refunds cannot add up past the payment: %s fen are left to refund', 409),
   RefundRequestOpen: createError('REFUND_REQUEST_OPEN', 'A refund request for this order is already waiting for the shop', 409),
   RefundRequestDecided: createError('REFUND_REQUEST_DECIDED', 'The refund request was already decided (%s)', 409),
+  InvalidDay: createError('INVALID_DAY', '%s is not a day written YYYY-MM-DD', 400),
+  DayNotOver: createError('DAY_NOT_OVER', '%s is not over in Beijing yet: WeChat makes its bill the next morning', 400),
+  BillNotReady: createError('BILL_NOT_READY', 'WeChat is still making the bill of %s (from about 10:00 Beijing the next day): try again later', 409),
+  ReconcileRunning: createError('RECONCILE_RUNNING', 'The reconciliation of %s is running already', 409),
   RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
   /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
   LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),

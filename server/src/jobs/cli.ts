@@ -6,10 +6,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ORDER_JOBS } from '../orders/jobs.js';
+import { RECONCILE_JOBS } from '../reconciliation/jobs.js';
 import { createJobs, type JobLog } from './queue.js';
 
 /** Every job name the server defines; a new domain's jobs are added here. */
-const KNOWN_JOBS: readonly string[] = [...Object.values(ORDER_JOBS)];
+const KNOWN_JOBS: readonly string[] = [...Object.values(ORDER_JOBS), ...Object.values(RECONCILE_JOBS)];
 
 const USAGE = 'usage: npm run jobs -- counts | dead [--limit N] | retry <name>/<jobId>  [--prefix jobs]';
 

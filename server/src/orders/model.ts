@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
 import type { OrderStatus } from '../../../shared/api.js';
+import { beijingDay } from '../wechat/beijing-datetime.js';
 
 export const ORDER_STATUSES: readonly OrderStatus[] = [
   'CREATED',
@@ -96,6 +97,11 @@ export interface OrderDoc {
   expiresAt: Date;
   prepay?: PrepayDoc | null;
   paidAt?: Date;
+  /**
+   * The Beijing day (yyyyMMdd) of paidAt, WeChat's time_end: the day's bill lists the payment. Indexed
+   * (a string equality), so that reconciliation finds a day's payments without scanning every order.
+   */
+  paidDay?: string;
   transactionId?: string;
   /** total_fee WeChat reported for the payment */
   paidAmount?: number;
@@ -163,6 +169,7 @@ const OrderSchema = new Schema<OrderDoc>(
       default: null,
     },
     paidAt: Date,
+    paidDay: String,
     transactionId: String,
     paidAmount: Number,
     flags: { type: [String], default: [] },
@@ -203,6 +210,7 @@ OrderSchema.index({ followUp: 1 });
 OrderSchema.index({ wechatClose: 1 });
 // The console finds an order by WeChat's transaction_id: an indexed lookup, not a scan.
 OrderSchema.index({ transactionId: 1 });
+OrderSchema.index({ paidDay: 1 });
 
 const FulfilmentEventSchema = new Schema<FulfilmentEventDoc>(
   {
@@ -232,6 +240,7 @@ export async function orderModels(conn: Connection): Promise<OrderModels> {
     (conn.models.FulfilmentEvent as Model<FulfilmentEventDoc> | undefined) ??
     conn.model<FulfilmentEventDoc>('FulfilmentEvent', FulfilmentEventSchema);
   await migrateIdemKeys(Order);
+  await migratePaidDays(Order);
   await Order.createIndexes();
   await FulfilmentEvent.createIndexes();
   return { Order, FulfilmentEvent };
@@ -251,4 +260,26 @@ async function migrateIdemKeys(Order: Model<OrderDoc>): Promise<void> {
       })),
     );
   }
+}
+
+/**
+ * Orders paid before paidDay existed get it from their paidAt, in one pass over the orders; a marker
+ * (looked up by _id) keeps later boots from scanning again. Payments written meanwhile set it themselves.
+ */
+async function migratePaidDays(Order: Model<OrderDoc>): Promise<void> {
+  const marks = Order.db.collection<{ _id: string; at: Date }>('migrations');
+  if (await marks.findOne({ _id: 'orders.paidDay' })) return;
+  let batch: Array<{ updateOne: { filter: Record<string, unknown>; update: Record<string, unknown> } }> = [];
+  const flush = async () => {
+    if (batch.length > 0) await Order.bulkWrite(batch);
+    batch = [];
+  };
+  const cursor = Order.find({ paidAt: { $exists: true }, paidDay: { $exists: false } }, { _id: 1, paidAt: 1 }).lean<Pick<OrderDoc, '_id' | 'paidAt'>[]>().cursor();
+  for await (const o of cursor) {
+    if (!o.paidAt) continue;
+    batch.push({ updateOne: { filter: { _id: o._id, paidDay: { $exists: false } }, update: { $set: { paidDay: beijingDay(o.paidAt) } } } });
+    if (batch.length >= 500) await flush();
+  }
+  await flush();
+  await marks.updateOne({ _id: 'orders.paidDay' }, { $set: { at: new Date() } }, { upsert: true });
 }

@@ -1,5 +1,6 @@
 import { Types, type UpdateQuery } from 'mongoose';
 import type { OrderStatus } from '../../../shared/api.js';
+import { beijingDay } from '../wechat/beijing-datetime.js';
 import type { OrderDoc, OrderModels, PrepayDoc } from './model.js';
 
 export interface NewOrder {
@@ -142,6 +143,7 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
           $set: {
             status: 'PAID',
             paidAt: paid.paidAt,
+            paidDay: beijingDay(paid.paidAt),
             transactionId: paid.transactionId,
             paidAmount: paid.totalFee,
             fulfilment: { state: 'PENDING', createdAt: now },
@@ -289,6 +291,17 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
     /** The follow-up queue: orders an operator must look at, oldest first. */
     async openFollowUps(limit = 100): Promise<OrderDoc[]> {
       return Order.find({ followUp: 'OPEN' }).sort({ createdAt: 1 }).limit(limit).lean<OrderDoc[]>();
+    },
+
+    /** Orders by out_trade_no, many at once (reconciliation's bill rows): one `$in` on the unique index. */
+    async findByOutTradeNos(outTradeNos: readonly string[]): Promise<OrderDoc[]> {
+      if (outTradeNos.length === 0) return [];
+      return Order.find({ outTradeNo: { $in: [...outTradeNos] } }).lean<OrderDoc[]>();
+    },
+
+    /** The payments of one Beijing day (yyyyMMdd, the paidDay index), with what reconciliation compares. */
+    async paidOnDay(day: string): Promise<Array<Pick<OrderDoc, '_id' | 'outTradeNo' | 'status' | 'amount' | 'paidAmount' | 'transactionId'>>> {
+      return Order.find({ paidDay: day }, { _id: 1, outTradeNo: 1, status: 1, amount: 1, paidAmount: 1, transactionId: 1 }).lean();
     },
 
     async findByIdemKey(idemKey: string): Promise<OrderDoc | null> {

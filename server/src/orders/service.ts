@@ -423,6 +423,15 @@ export function createOrderService(deps: OrderServiceDeps) {
       return confirmed;
     },
 
+    /**
+     * Asks WeChat (orderquery) how one order's trade stands and applies it through the one settle path:
+     * reconciliation heals a payment the bill shows and we missed with it (a closed order becomes
+     * PAID_AFTER_CLOSE, held). Throws what orderquery throws; ORDERNOTEXIST leaves the order as it is.
+     */
+    confirmWithWechat(order: OrderDoc, source: string): Promise<OrderDoc> {
+      return queryAndApply(order, source);
+    },
+
     /** The follow-up queue: paid orders an operator must look at (flags raised, fulfilment held). */
     followUps(limit?: number) {
       return orders.openFollowUps(limit);

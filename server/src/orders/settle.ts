@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { OrderStatus } from '../../../shared/api.js';
+import { beijingDay } from '../wechat/beijing-datetime.js';
 import { PAYABLE, SETTLED_PAID, type FollowUpFlag, type OrderDoc } from './model.js';
 import type { OrderKey, OrderRepository } from './repository.js';
 
@@ -144,6 +145,7 @@ export async function applyTradeState(deps: SettleDeps, key: OrderKey, report: T
         const won = await orders.transition(order._id, order.status, 'PAID', source, {
           set: {
             paidAt: report.paidAt,
+            paidDay: beijingDay(report.paidAt),
             transactionId: report.transactionId,
             paidAmount: report.totalFee,
             fulfilment: { state: held ? 'HELD' : 'PENDING', createdAt: new Date() },

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
+import { beijingDay } from '../wechat/beijing-datetime.js';
 
 /**
  * PENDING: recorded (and its amount reserved on the order), not yet accepted by WeChat;
@@ -48,6 +49,11 @@ export interface RefundDoc {
   applied?: boolean;
   successAt?: Date;
   recvAccount?: string;
+  /**
+   * The Beijing day (yyyyMMdd) WeChat accepted it (it left PENDING for anything but FAILED): the day's
+   * bill lists it. Indexed, so that reconciliation finds a day's refunds without a scan.
+   */
+  acceptedDay?: string;
   createdAt: Date;
   history: RefundTransitionDoc[];
   version: number;
@@ -88,6 +94,7 @@ const RefundSchema = new Schema<RefundDoc>(
     applied: Boolean,
     successAt: Date,
     recvAccount: String,
+    acceptedDay: String,
     createdAt: { type: Date, required: true },
     history: {
       type: [new Schema<RefundTransitionDoc>({ from: String, to: String, at: Date, source: String, note: String }, { _id: false })],
@@ -102,6 +109,7 @@ RefundSchema.index({ idemKey: 1 }, { unique: true });
 RefundSchema.index({ orderId: 1 });
 RefundSchema.index({ status: 1, createdAt: 1 });
 RefundSchema.index({ applied: 1 });
+RefundSchema.index({ acceptedDay: 1 });
 
 const RefundRequestSchema = new Schema<RefundRequestDoc>(
   {
@@ -131,7 +139,20 @@ export async function refundModels(conn: Connection): Promise<RefundModels> {
   const Refund = (conn.models.Refund as Model<RefundDoc> | undefined) ?? conn.model<RefundDoc>('Refund', RefundSchema);
   const RefundRequest =
     (conn.models.RefundRequest as Model<RefundRequestDoc> | undefined) ?? conn.model<RefundRequestDoc>('RefundRequest', RefundRequestSchema);
+  await migrateAcceptedDays(Refund);
   await Refund.createIndexes();
   await RefundRequest.createIndexes();
   return { Refund, RefundRequest };
+}
+
+/** Refunds accepted before acceptedDay existed get it from their history (when they left PENDING), once. */
+async function migrateAcceptedDays(Refund: Model<RefundDoc>): Promise<void> {
+  const marks = Refund.db.collection<{ _id: string; at: Date }>('migrations');
+  if (await marks.findOne({ _id: 'refunds.acceptedDay' })) return;
+  const cursor = Refund.find({ acceptedDay: { $exists: false } }, { _id: 1, history: 1 }).lean<Pick<RefundDoc, '_id' | 'history'>[]>().cursor();
+  for await (const r of cursor) {
+    const accepted = r.history.find((h) => h.from === 'PENDING' && h.to !== 'FAILED');
+    if (accepted) await Refund.updateOne({ _id: r._id, acceptedDay: { $exists: false } }, { $set: { acceptedDay: beijingDay(accepted.at) } });
+  }
+  await marks.updateOne({ _id: 'refunds.acceptedDay' }, { $set: { at: new Date() } }, { upsert: true });
 }

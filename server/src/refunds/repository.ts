@@ -32,6 +32,17 @@ export function createRefundRepository({ Refund, RefundRequest }: RefundModels) 
       return filter ? Refund.findOne(filter).lean<RefundDoc>() : null;
     },
 
+    /** Refunds by out_refund_no, many at once (reconciliation's bill rows): one `$in` on the unique index. */
+    async findByOutRefundNos(outRefundNos: readonly string[]): Promise<RefundDoc[]> {
+      if (outRefundNos.length === 0) return [];
+      return Refund.find({ outRefundNo: { $in: [...outRefundNos] } }).lean<RefundDoc[]>();
+    },
+
+    /** The refunds WeChat accepted on one Beijing day (yyyyMMdd, the acceptedDay index). */
+    async acceptedOnDay(day: string): Promise<RefundDoc[]> {
+      return Refund.find({ acceptedDay: day }).lean<RefundDoc[]>();
+    },
+
     async findByIdemKey(idemKey: string): Promise<RefundDoc | null> {
       return Refund.findOne({ idemKey }).lean<RefundDoc>();
     },

@@ -251,6 +251,9 @@ export function createRefundService(deps: RefundServiceDeps) {
 
     get: (id: string) => refunds.find({ id }),
     forOrder: (orderId: Types.ObjectId) => refunds.listForOrder(orderId),
+    // reconciliation's lookups: a bill's refunds by out_refund_no, and the refunds WeChat took on a day
+    findByOutRefundNos: (outRefundNos: readonly string[]) => refunds.findByOutRefundNos(outRefundNos),
+    acceptedOnDay: (day: string) => refunds.acceptedOnDay(day),
     list: (filter: Parameters<RefundRepository['list']>[0], limit: number) => refunds.list(filter, limit),
 
     // Buyers' refund requests: a buyer asks, an operator approves (a refund) or rejects.

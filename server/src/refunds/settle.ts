@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { beijingDay } from '../wechat/beijing-datetime.js';
 import type { OrderRepository } from '../orders/repository.js';
 import type { RefundDoc, RefundStatus } from './model.js';
 import type { RefundKey, RefundRepository } from './repository.js';
@@ -61,6 +62,8 @@ export async function applyRefundReport(
       ...(report.successAt ? { successAt: report.successAt } : {}),
       ...(report.recvAccount ? { recvAccount: report.recvAccount } : {}),
       ...(final ? { applied: false } : {}),
+      // the day WeChat took it, as its bill lists it (reconciliation looks refunds up by it)
+      ...(refund.status === 'PENDING' ? { acceptedDay: beijingDay(new Date()) } : {}),
       waitingSince: null,
     });
     if (!won) continue;
