@@ -204,3 +204,15 @@ t.test('ADMIN_CONSOLE=off: no console, no operator sessions', async (t) => {
   const token = await fetch(s.apiBase + '/admin/api/follow-ups', { headers: { authorization: `Bearer tok-${'y'.repeat(40)}` } });
   t.equal(token.status, 200, 'the token API stays');
 });
+
+t.test('behind a trusted TLS proxy the session cookie is Secure', async (t) => {
+  const s = await startStack({ env: { TRUST_PROXY: '127.0.0.1' } });
+  t.teardown(() => s.close());
+  await makeOperator(s, 'vera', 'viewer');
+  const viaTls = await consoleLogin(s.apiBase, 'vera', PASSWORD, { 'x-forwarded-proto': 'https' });
+  t.equal(viaTls.status, 200);
+  const flags = viaTls.setCookie.find((c) => c.startsWith('wxpay_admin='))!;
+  t.match(flags, /; Secure/i);
+  t.match(flags, /; HttpOnly/i);
+  t.match(flags, /; SameSite=Strict/i);
+});
