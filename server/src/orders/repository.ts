@@ -37,6 +37,9 @@ export interface PageCursor {
   id: string;
 }
 
+/** What reconciliation compares of a day's payments. */
+export type PaidOnDay = Pick<OrderDoc, '_id' | 'outTradeNo' | 'status' | 'amount' | 'paidAmount' | 'transactionId' | 'paidDay' | 'flags' | 'extraPayments'>;
+
 /** Where an order is looked up: by our id or by the out_trade_no WeChat knows it by. */
 export type OrderKey = { id: string } | { outTradeNo: string };
 
@@ -300,8 +303,8 @@ export function createOrderRepository({ Order, FulfilmentEvent }: OrderModels) {
     },
 
     /** The payments of one Beijing day (yyyyMMdd, the paidDay index), with what reconciliation compares. */
-    async paidOnDay(day: string): Promise<Array<Pick<OrderDoc, '_id' | 'outTradeNo' | 'status' | 'amount' | 'paidAmount' | 'transactionId'>>> {
-      return Order.find({ paidDay: day }, { _id: 1, outTradeNo: 1, status: 1, amount: 1, paidAmount: 1, transactionId: 1 }).lean();
+    async paidOnDay(day: string): Promise<PaidOnDay[]> {
+      return Order.find({ paidDay: day }, { _id: 1, outTradeNo: 1, status: 1, amount: 1, paidAmount: 1, transactionId: 1, paidDay: 1, flags: 1, extraPayments: 1 }).lean<PaidOnDay[]>();
     },
 
     async findByIdemKey(idemKey: string): Promise<OrderDoc | null> {

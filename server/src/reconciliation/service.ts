@@ -1,17 +1,22 @@
 // The daily reconciliation: WeChat's ALL bill of one Beijing day against our orders and refunds.
 //
-// Our side is read without scanning: the bill's rows are looked up by out_trade_no / out_refund_no
-// in batches (`$in` on their unique indexes), and "ours but not in the bill" comes from the day
-// fields written when a payment is recorded (orders.paidDay, from WeChat's time_end) and when WeChat
-// accepts a refund (refunds.acceptedDay), each with an index of its own: a string equality our
-// embedded FerretDB answers from the index, as MongoDB does. A per-day ledger collection would need
-// a second write on the payment's hot path (and a way to keep it in step with the order); a field on
-// the document the payment already writes costs nothing more and cannot disagree with it.
+// Our side is read without scanning, in two steps. First the day's own records: the payments we
+// recorded on it (orders.paidDay, from WeChat's time_end) and the refunds WeChat accepted on it
+// (refunds.acceptedDay), each a string equality on an index of its own, which our embedded FerretDB
+// answers from the index as MongoDB does; on a normal day they hold every row of the bill. Then the
+// bill's rows they do not hold (a payment we missed, one we recorded on another day, an unknown
+// out_trade_no) are looked up by out_trade_no / out_refund_no in batches (`$in` on the unique
+// indexes). On FerretDB a `$in` of 1,000 values costs about four times what the same documents cost
+// through the day's index (bench/README.md), so the `$in` is kept for the exceptions.
+//
+// A day field on the document the payment already writes was chosen over a per-day ledger
+// collection: the ledger would be a second write on the payment's hot path that a crash could leave
+// out of step with the order; the field costs nothing more and cannot disagree with it.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { withLock } from '../lock.js';
 import { SETTLED_PAID, type OrderDoc } from '../orders/model.js';
-import type { OrderRepository } from '../orders/repository.js';
+import type { OrderRepository, PaidOnDay } from '../orders/repository.js';
 import type { RefundDoc } from '../refunds/model.js';
 import { BillParseError, parseBill, WxPayError, type DownloadBillRequest, type DownloadBillResult } from '../wechat/index.js';
 import { readBill, type BillContent, type BillRow } from './bill-rows.js';
@@ -127,19 +132,25 @@ export function createReconcileService(deps: ReconcileDeps) {
     let matched = 0;
     const payments = content?.payments ?? [];
     const refundRows = content?.refunds ?? [];
-    const orders = await lookupOrders(payments.map((p) => p.outTradeNo));
-    const refunds = await lookupRefunds(refundRows.map((r) => r.outRefundNo));
+    // The day's own records first (indexed day fields), then `$in` for the bill rows they lack.
+    const ourPayments: PaidOnDay[] = await deps.orders.paidOnDay(compact);
+    const paidThatDay = new Map(ourPayments.map((o) => [o.outTradeNo, o]));
+    const elsewhere = await lookupOrders(payments.filter((p) => !paidThatDay.has(p.outTradeNo)).map((p) => p.outTradeNo));
+    const ourRefunds = await deps.refunds.acceptedOnDay(compact);
+    const refunds = new Map(ourRefunds.map((r) => [r.outRefundNo, r]));
+    for (const [no, r] of await lookupRefunds(refundRows.filter((r) => !refunds.has(r.outRefundNo)).map((r) => r.outRefundNo))) refunds.set(no, r);
 
     for (const p of payments) {
       const row: Found[] = [];
       merchantCheck(p, row);
-      let o = orders.get(p.outTradeNo);
+      let o: PaidOnDay | undefined = paidThatDay.get(p.outTradeNo) ?? elsewhere.get(p.outTradeNo);
       const wechat = { status: 'SUCCESS', amount: p.totalFee, transactionId: p.transactionId };
       if (!o) {
         row.push({ kind: 'ORDER_UNKNOWN', outTradeNo: p.outTradeNo, transactionId: p.transactionId, wechat, resolution: 'OPEN' });
       } else {
         if (!SETTLED_PAID.includes(o.status)) {
-          const before = o;
+          // not paid here, so not among the day's payments: the whole order came from the `$in`
+          const before = elsewhere.get(p.outTradeNo) as OrderDoc;
           let note: string;
           try {
             o = await deps.confirmPayment(before);
@@ -160,6 +171,11 @@ export function createReconcileService(deps: ReconcileDeps) {
             note,
           });
           if (!healed) o = undefined;
+          // paid now, on the bill's day: one of the day's payments (a re-run finds it by paidDay)
+          else if (o && o.paidDay === compact && !paidThatDay.has(o.outTradeNo)) {
+            ourPayments.push(o);
+            paidThatDay.set(o.outTradeNo, o);
+          }
         }
         if (o) {
           const extra = o.transactionId !== p.transactionId ? o.extraPayments?.find((e) => e.transactionId === p.transactionId) : undefined;
@@ -217,7 +233,6 @@ export function createReconcileService(deps: ReconcileDeps) {
 
     // Ours but not in the bill: the day's payments and accepted refunds, from their indexed day fields.
     const billTradeNos = new Set(payments.map((p) => p.outTradeNo));
-    const ourPayments = await deps.orders.paidOnDay(compact);
     let ourPaid = 0;
     for (const o of ourPayments) {
       const amount = o.paidAmount ?? o.amount;
@@ -227,7 +242,6 @@ export function createReconcileService(deps: ReconcileDeps) {
       }
     }
     const billRefundNos = new Set(refundRows.map((r) => r.outRefundNo));
-    const ourRefunds = await deps.refunds.acceptedOnDay(compact);
     let ourRefunded = 0;
     for (const r of ourRefunds) {
       ourRefunded += r.amount;
