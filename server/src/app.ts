@@ -23,6 +23,11 @@ import wechatPlugin from './plugins/wechat.js';
 import h5Routes from './h5/routes.js';
 import healthRoutes from './routes/health.js';
 import adminRoutes from './routes/admin.js';
+import adminPlugin from './admin/plugin.js';
+import adminConsoleRoutes from './routes/admin-console.js';
+import adminOperatorRoutes from './routes/admin-operators.js';
+import adminSessionRoutes from './routes/admin-session.js';
+import consolePlugin from './console/plugin.js';
 import refundNotifyRoutes from './routes/refund-notify.js';
 import refundRequestRoutes from './routes/refund-requests.js';
 import refundsPlugin from './plugins/refunds.js';
@@ -191,6 +196,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
     await app.register(refundsPlugin, opts.refunds ?? {});
     await app.register(reconciliationPlugin, { jobs: opts.jobs?.reconciliation });
+    await app.register(adminPlugin);
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });
     await app.register(productRoutes);
@@ -200,6 +206,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(scanRoutes);
     await app.register(notifyRoutes);
     await app.register(adminRoutes);
+    await app.register(adminSessionRoutes);
+    await app.register(adminOperatorRoutes);
+    await app.register(adminConsoleRoutes);
+    if (config.admin.console) await app.register(consolePlugin);
     await app.register(adminReconciliationRoutes);
     await app.register(refundNotifyRoutes);
     await app.register(refundRequestRoutes);
@@ -247,6 +257,7 @@ function httpReason(status: number): string {
     403: 'Forbidden',
     404: 'Not Found',
     409: 'Conflict',
+    423: 'Locked',
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
     429: 'Too Many Requests',

@@ -102,6 +102,14 @@ export interface Config {
   admin: {
     /** bearer token of the operators' API under /admin/api/; unset: that API is off */
     apiToken?: string;
+    /** the operators' console under /admin/ (ADMIN_CONSOLE=off turns it off; the token API stays) */
+    console: boolean;
+    /** ADMIN_PORT: /admin/ and /admin/api/ answer only on this listener of their own */
+    port?: number;
+    /** the largest refund (fen) a support operator may issue; finance and admin have no limit */
+    supportRefundLimit: number;
+    /** how long an operator's console session lives without use */
+    sessionTtlSeconds: number;
   };
   /** the payment-success subscribe message (server/src/notifications) */
   notifications: PaidMessageConfig;
@@ -223,6 +231,9 @@ const EnvSchema = Type.Object({
     Type.String({ pattern: '^[\\x21-\\x7e]{32,256}$', description: 'must be 32 to 256 printable characters (make one with: openssl rand -base64 32)' }),
   ),
   ADMIN_PORT: Type.Optional(port('must be a TCP port number (0-65535, 0 for any free port)')),
+  ADMIN_CONSOLE: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')], { description: 'must be on or off' })),
+  ADMIN_SUPPORT_REFUND_LIMIT_FEN: Type.Optional(positiveInt('must be a positive whole number of fen')),
+  ADMIN_SESSION_TTL_SECONDS: Type.Optional(positiveInt('must be a positive whole number of seconds')),
   WECHAT_SUBSCRIBE_TEMPLATE_PAID: Type.Optional(
     Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'must be a subscribe-message template id (letters, digits, _ and -)' }),
   ),
@@ -381,7 +392,13 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
       payWindowMinutes: Number(env.ORDER_PAY_WINDOW_MINUTES ?? 30),
       queryIntervalSeconds: Number(env.ORDER_QUERY_INTERVAL_SECONDS ?? 5),
     },
-    admin: { ...(env.ADMIN_API_TOKEN ? { apiToken: env.ADMIN_API_TOKEN } : {}) },
+    admin: {
+      ...(env.ADMIN_API_TOKEN ? { apiToken: env.ADMIN_API_TOKEN } : {}),
+      console: env.ADMIN_CONSOLE !== 'off',
+      ...(env.ADMIN_PORT !== undefined ? { port: toPort(env.ADMIN_PORT, 0, 'ADMIN_PORT') } : {}),
+      supportRefundLimit: Number(env.ADMIN_SUPPORT_REFUND_LIMIT_FEN ?? 20_000),
+      sessionTtlSeconds: Number(env.ADMIN_SESSION_TTL_SECONDS ?? 8 * 3600),
+    },
     notifications: {
       ...(env.WECHAT_SUBSCRIBE_TEMPLATE_PAID ? { templateId: env.WECHAT_SUBSCRIBE_TEMPLATE_PAID } : {}),
       fields: paidFields(env.WECHAT_SUBSCRIBE_TEMPLATE_PAID_FIELDS),

@@ -24,8 +24,6 @@ export const Errors = {
   OrderAlreadyPaid: createError('ORDER_ALREADY_PAID', 'The order is already paid', 409),
   PayFailed: createError('PAY_REQUEST_FAILED', 'WeChat Pay refused the request: %s', 502),
   BadCursor: createError('BAD_CURSOR', 'before is not a cursor this server gave out', 400),
-  /** an H5 page's POST without the token of its session (h5/routes.ts) */
-  CsrfInvalid: createError('CSRF_INVALID', 'The page token is missing or stale: reload the page', 403),
   BadIdempotencyKey: createError('BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 64 letters, digits, _ or -', 400),
   IdempotencyKeyReused: createError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request', 409),
   OrderNotRefundable: createError('ORDER_NOT_REFUNDABLE', 'The order is %s and cannot be refunded', 409),
@@ -44,6 +42,15 @@ export const Errors = {
   RateLimited: createError('RATE_LIMITED', 'Too many requests: try again in %s', 429),
   /** our own login limits (failed codes per client, logins per user); WeChat's 45011 is LoginRateLimited */
   LoginThrottled: createError('LOGIN_RATE_LIMITED', 'Too many logins: try again in %s', 429),
+  // The operators' console (server/src/admin)
+  Forbidden: createError('FORBIDDEN', 'Your role (%s) may not do this: it needs %s', 403),
+  /** a state-changing request of the console or of an H5 page without its session's token */
+  CsrfInvalid: createError('CSRF_INVALID', 'The x-csrf-token header is missing or does not match this session: reload the page', 403),
+  LoginFailed: createError('LOGIN_FAILED', 'Wrong name or password', 401),
+  AccountLocked: createError('ACCOUNT_LOCKED', 'This account is locked after too many wrong passwords: ask an admin to unlock it, or wait %s', 423),
+  RefundOverLimit: createError('REFUND_OVER_LIMIT', 'Your role may refund at most %s fen at once: ask finance', 403),
+  OperatorExists: createError('OPERATOR_EXISTS', 'An operator named %s already exists', 409),
+  LastAdmin: createError('LAST_ADMIN', 'This is the last active admin: make another admin first', 409),
   RedisUnavailable: createError('REDIS_UNAVAILABLE', 'A service the server depends on (Redis) is unavailable: try again shortly', 503),
   DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is unavailable: try again shortly', 503),
 };

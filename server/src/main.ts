@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { startLocalServices } from './local-services.js';
 import { startSandbox } from './sandbox/app.js';
 import { sandboxMerchantsFor } from './sandbox/demo.js';
+import { startAdminListener } from './admin/listener.js';
 
 type Closer = () => Promise<void>;
 
@@ -72,6 +73,11 @@ async function main(): Promise<void> {
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
     say(`wxpay-mp listening on ${address} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'})`);
+    if (config.admin.port !== undefined) {
+      const admin = await startAdminListener(app, { port: config.admin.port, host: config.host });
+      closers.push(() => admin.close());
+      say(`  operators' console and /admin/api on ${admin.url}/admin/ only`);
+    }
   } catch (err) {
     await closeAll();
     const message = err instanceof Error ? err.message : String(err);

@@ -1,3 +1,4 @@
+import { onAdminListener } from '../admin/plugin.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isAdminToken } from '../admin/api-token.js';
@@ -53,7 +54,7 @@ async function refreshGauges(app: FastifyInstance, metrics: Metrics): Promise<vo
 function metricsGuard(app: FastifyInstance) {
   const { metricsToken, adminPort } = app.config.observability;
   return async (req: FastifyRequest) => {
-    if (adminPort !== undefined && req.socket.localPort !== adminPort) throw new Errors.NotFound('Route');
+    if (adminPort !== undefined && !onAdminListener(req)) throw new Errors.NotFound('Route');
     if (adminPort === undefined && !metricsToken) throw new Errors.NotFound('Route');
     if (metricsToken && !isAdminToken(req.headers.authorization, metricsToken)) {
       req.log.warn({ security: true, event: 'metrics_unauthorized' }, 'metrics scrape without a valid token');

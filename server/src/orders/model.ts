@@ -241,6 +241,8 @@ OrderSchema.index({ status: 1, expiresAt: 1 });
 OrderSchema.index({ idemKey: 1 }, { unique: true });
 OrderSchema.index({ followUp: 1 });
 OrderSchema.index({ wechatClose: 1 });
+// The console finds an order by WeChat's transaction_id: an indexed lookup, not a scan.
+OrderSchema.index({ transactionId: 1 });
 OrderSchema.index({ paidDay: 1 });
 
 const FulfilmentEventSchema = new Schema<FulfilmentEventDoc>(

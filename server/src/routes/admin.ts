@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { installAdminGuard, type AdminRole } from '../admin/guard.js';
+import { actorOf, installAdminGuard, type AdminRole } from '../admin/guard.js';
 import { Errors } from '../errors.js';
 import type { OrderDoc } from '../orders/model.js';
 import type { RefundDoc, RefundRequestDoc } from '../refunds/model.js';
 import { toApiOrder } from '../orders/service.js';
-import { errorResponses, OrderIdParams, OrderSchema } from './schemas.js';
+import { OrderIdParams, OrderSchema } from './schemas.js';
+import { adminErrorResponses as errorResponses } from './admin-schemas.js';
+import { NotifyEntrySchema, QueryEntrySchema, toNotifyEntry, toQueryEntry } from './admin-schemas.js';
 
 export const AdminOrderSchema = Type.Intersect([
   OrderSchema,
@@ -91,7 +94,7 @@ export function toApiRefundRequest(r: RefundRequestDoc) {
   };
 }
 
-function toAdminOrder(o: OrderDoc) {
+export function toAdminOrder(o: OrderDoc) {
   return {
     ...toApiOrder(o),
     openid: o.openid,
@@ -115,8 +118,8 @@ const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const Reason = Type.String({ minLength: 1, maxLength: 200 });
 
 /**
- * The operators' API under /admin/api/: a bearer token (ADMIN_API_TOKEN) for now; without one
- * configured, the whole API answers 404 as if it did not exist.
+ * The operators' API under /admin/api/: an operator's console session or the bearer token
+ * (ADMIN_API_TOKEN), each route naming the weakest role it needs (admin/guard.ts).
  */
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   installAdminGuard(app);
@@ -133,9 +136,10 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => ({ items: (await app.orders.followUps(req.query.limit ?? 100)).map(toAdminOrder) }),
   );
 
-  const actor = () => 'api-token';
-  const audit = (req: { ip: string }, entry: { action: string; target: { kind: string; id: string }; before?: unknown; after?: unknown; reason?: string }) =>
-    app.audit.record({ actor: actor(), ip: req.ip, ...entry });
+  // who calls: an operator (console session) or the API token; their name goes into every record
+  const actor = (req: FastifyRequest) => actorOf(req);
+  const audit = (req: FastifyRequest, entry: { action: string; target: { kind: string; id: string }; before?: unknown; after?: unknown; reason?: string }) =>
+    app.audit.record({ actor: actor(req), ip: req.ip, ...entry });
 
   app.get(
     '/admin/api/orders/:id',
@@ -146,7 +150,12 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Intersect([
             AdminOrderSchema,
-            Type.Object({ refunds: Type.Array(RefundSchema), refundRequests: Type.Array(RefundRequestSchema) }),
+            Type.Object({
+              refunds: Type.Array(RefundSchema),
+              refundRequests: Type.Array(RefundRequestSchema),
+              notifies: Type.Array(NotifyEntrySchema),
+              queries: Type.Array(QueryEntrySchema),
+            }),
           ]),
           ...errorResponses,
         },
@@ -155,8 +164,19 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const order = await app.orderRepo.find({ id: req.params.id });
       if (!order) throw new Errors.NotFound('Order');
-      const [refunds, requests] = await Promise.all([app.refunds.forOrder(order._id), app.refunds.requestsFor(order._id)]);
-      return { ...toAdminOrder(order), refunds: refunds.map(toApiRefund), refundRequests: requests.map(toApiRefundRequest) };
+      const [refunds, requests, notifies, queries] = await Promise.all([
+        app.refunds.forOrder(order._id),
+        app.refunds.requestsFor(order._id),
+        app.activity.notifiesFor(order.outTradeNo),
+        app.activity.queriesFor(order.outTradeNo),
+      ]);
+      return {
+        ...toAdminOrder(order),
+        refunds: refunds.map(toApiRefund),
+        refundRequests: requests.map(toApiRefundRequest),
+        notifies: notifies.map(toNotifyEntry),
+        queries: queries.map(toQueryEntry),
+      };
     },
   );
 
@@ -173,11 +193,14 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_RE.test(key))) throw new Errors.BadIdempotencyKey();
+      // support refunds small amounts on its own; anything larger is finance's
+      const limit = app.config.admin.supportRefundLimit;
+      if (req.adminActor?.role === 'support' && req.body.amount > limit) throw new Errors.RefundOverLimit(String(limit));
       const { refund, replayed } = await app.refunds.create({
         orderId: req.params.id,
         amount: req.body.amount,
         reason: req.body.reason,
-        requestedBy: actor(),
+        requestedBy: actor(req),
         ...(key !== undefined ? { idempotencyKey: key } : {}),
       });
       if (!replayed) {
@@ -236,7 +259,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const { request, refund } = await app.refunds.approve(req.params.id, actor(), req.body.amount);
+      const { request, refund } = await app.refunds.approve(req.params.id, actor(req), req.body.amount);
       await audit(req, {
         action: 'refund-request.approve',
         target: { kind: 'refund-request', id: req.params.id },
@@ -258,7 +281,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const request = await app.refunds.reject(req.params.id, actor(), req.body.note);
+      const request = await app.refunds.reject(req.params.id, actor(req), req.body.note);
       await audit(req, { action: 'refund-request.reject', target: { kind: 'refund-request', id: req.params.id }, reason: req.body.note });
       return toApiRefundRequest(request);
     },
@@ -284,7 +307,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         orderId: req.params.id,
         amount: left,
         reason: req.body.reason,
-        requestedBy: actor(),
+        requestedBy: actor(req),
         idempotencyKey: `refund-in-full-${order.version}`,
       });
       await app.orderRepo.resolveFollowUp(order._id);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
 import { PAY_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
+import { installNotifyLog } from '../admin/activity-log.js';
 import { notifyReply, verifyPayNotify, WxNotifyError, XmlError } from '../wechat/index.js';
 
 const NOTIFY_BODY_LIMIT = 64 * 1024;
@@ -15,6 +16,8 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
   // decodes them strictly, so a bad UTF-8 sequence is refused instead of being read as U+FFFD.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: NOTIFY_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // every attempt, verified or not, goes into the notify log the console shows
+  installNotifyLog(app);
 
   const xml = (ok: boolean, msg?: string) => (ok ? notifyReply(true) : notifyReply(false, msg));
 

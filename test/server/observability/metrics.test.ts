@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
+import { startAdminListener } from '../../../server/src/admin/listener.js';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { sign, toBeijingTime, toXml } from '../../../server/src/wechat/index.js';
@@ -158,11 +159,10 @@ t.test('each app instance has its own registry', async (t) => {
 t.test('with ADMIN_PORT, /metrics answers only on the admin listener', async (t) => {
   const adminPort = await freePort();
   const s = await startStack({ env: { ADMIN_PORT: String(adminPort) } });
-  // The console's own listener: the same app, reached through another port.
-  const admin: Server = createServer((req, res) => s.app.routing(req, res));
-  await new Promise<void>((r) => admin.listen(adminPort, '127.0.0.1', r));
+  // The console's own listener (main.ts starts it with ADMIN_PORT): the same app, another port.
+  const admin = await startAdminListener(s.app, { port: adminPort, host: '127.0.0.1' });
   t.teardown(async () => {
-    await new Promise((r) => admin.close(r));
+    await admin.close();
     await s.close();
   });
   t.equal((await scrape(s.apiBase)).status, 404, 'not on the public port');
@@ -175,10 +175,10 @@ t.test('with ADMIN_PORT, /metrics answers only on the admin listener', async (t)
 t.test('with ADMIN_PORT and METRICS_TOKEN, the admin listener wants the token too', async (t) => {
   const adminPort = await freePort();
   const s = await startStack({ env: { ADMIN_PORT: String(adminPort), METRICS_TOKEN } });
-  const admin: Server = createServer((req, res) => s.app.routing(req, res));
-  await new Promise<void>((r) => admin.listen(adminPort, '127.0.0.1', r));
+  // The console's own listener (main.ts starts it with ADMIN_PORT): the same app, another port.
+  const admin = await startAdminListener(s.app, { port: adminPort, host: '127.0.0.1' });
   t.teardown(async () => {
-    await new Promise((r) => admin.close(r));
+    await admin.close();
     await s.close();
   });
   const base = `http://127.0.0.1:${adminPort}`;

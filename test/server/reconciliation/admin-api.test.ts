@@ -79,8 +79,8 @@ t.test('refusals: bad day, a day not over, no report, not ready, running, no tok
   t.equal((await admin(s).call<{ items: unknown[] }>('GET', `/admin/api/audit?target=${yesterday}`)).body.items.length, 1, 'refused runs are not audited');
 });
 
-t.test('without ADMIN_API_TOKEN the reconciliation API does not exist', async (t) => {
-  const s = await clockedStack(t, { env: {} });
+t.test('without ADMIN_API_TOKEN (and with the console off) the reconciliation API does not exist', async (t) => {
+  const s = await clockedStack(t, { env: { ADMIN_CONSOLE: 'off' } });
   t.match(await admin(s).call('GET', '/admin/api/reconciliation'), { status: 404 });
   t.match(await admin(s).call('POST', `/admin/api/reconciliation/${daysBefore(dayOf(new Date()), 1)}/run`, { reason: 'x' }), { status: 404 });
 });

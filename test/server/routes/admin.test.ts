@@ -5,8 +5,8 @@ import { startStack } from '../../helpers/stack.js';
 
 const TOKEN = 'adm-' + 'x'.repeat(40);
 
-t.test('without ADMIN_API_TOKEN the operators API does not exist', async (t) => {
-  const s = await startStack();
+t.test('without ADMIN_API_TOKEN and with the console off the operators API does not exist', async (t) => {
+  const s = await startStack({ env: { ADMIN_CONSOLE: 'off' } });
   t.teardown(() => s.close());
   const res = await apiClient(s.apiBase, TOKEN).call('GET', '/admin/api/follow-ups');
   t.equal(res.status, 404);
