@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
@@ -196,6 +197,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(notificationsPlugin, { job: opts.jobs?.notifications });
     await app.register(refundsPlugin, opts.refunds ?? {});
     await app.register(reconciliationPlugin, { jobs: opts.jobs?.reconciliation });
+    // Cookies, once for the whole app: the console's sessions and the H5 checkout's both use them.
+    await app.register(cookie);
     await app.register(adminPlugin);
     await app.register(healthRoutes);
     await app.register(sessionRoutes, { nameSpace: opts.rateLimitNameSpace ?? 'rl:' });

@@ -1,4 +1,3 @@
-import cookie from '@fastify/cookie';
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
@@ -31,7 +30,6 @@ export const onAdminListener = (req: FastifyRequest) => (req.raw as IncomingMess
  */
 export default fp(
   async (app) => {
-    await app.register(cookie);
     app.decorate('operators', await createOperatorRepository(app.mongo));
     app.decorate('consoleSessions', createConsoleSessionStore(app.redis, app.config.admin.sessionTtlSeconds));
     const activity = await createActivityLog(app.mongo);

@@ -1,5 +1,6 @@
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import { pageSchema } from '../routes/schemas.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
@@ -36,10 +37,10 @@ const consolePlugin: FastifyPluginAsync = async (app) => {
     hsts: false,
   });
   const index = await readFile(join(here, 'public', 'index.html'), 'utf8');
-  app.get('/admin', async (_req, reply) => reply.redirect('/admin/'));
-  app.get('/admin/', async (_req, reply) => reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(index));
+  app.get('/admin', { schema: pageSchema('a redirect to /admin/') }, async (_req, reply) => reply.redirect('/admin/'));
+  app.get('/admin/', { schema: pageSchema('the console (one page; its screens call /admin/api)') }, async (_req, reply) => reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(index));
   await app.register(fastifyStatic, { root: join(here, 'public'), prefix: '/admin/assets/', index: false, wildcard: true, cacheControl: false });
   const chart = await readFile(CHART_JS);
-  app.get('/admin/vendor/chart.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(chart));
+  app.get('/admin/vendor/chart.js', { schema: pageSchema('chart.js, served from node_modules', 'text/javascript') }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(chart));
 };
 export default consolePlugin;

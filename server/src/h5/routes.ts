@@ -15,7 +15,6 @@
 // a CSRF token derived from it. Page routes read their query by hand: WeChat appends its own
 // parameters to shared links (from=singlemessage…), which must not turn a page into a 400.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { Errors, isNamedError } from '../errors.js';
@@ -121,7 +120,6 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
     invalidateAccessToken: (t) => oaMp.invalidateAccessToken(t),
   });
 
-  await app.register(cookie);
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });

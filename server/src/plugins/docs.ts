@@ -129,7 +129,9 @@ export default fp(
 );
 
 /** Routes kept out of the document on purpose: the docs UI itself, and /metrics (for Prometheus, not integrators). */
-export const HIDDEN_ROUTES = (url: string) => url === '/docs' || url.startsWith('/docs/') || url === '/metrics';
+// /docs itself, /metrics (Prometheus text, for the admin side), and the console's static files
+// (/admin/assets/*, served by @fastify/static: scripts, styles and icons, not an API)
+export const HIDDEN_ROUTES = (url: string) => url === '/docs' || url.startsWith('/docs/') || url === '/metrics' || url.startsWith('/admin/assets/');
 
 /**
  * What is wrong with each route's documentation ([] when every route is documented): a route needs
