@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
-import { parseXml, verifyPayNotify, type PayClient } from '../wechat/index.js';
+import { parseXml, type PayClient } from '../wechat/index.js';
 
 /** One payment notify as it reached /wxpay/notify: what it said, whether it verified, what we replied. */
 export interface NotifyLogDoc {
@@ -105,12 +105,25 @@ function beijingToDate(s: string | undefined): Date | undefined {
 
 const REPLY_RE = /<return_code><!\[CDATA\[(\w+)\]\]><\/return_code>(?:<return_msg><!\[CDATA\[([^\]]*)\]\]><\/return_msg>)?/;
 const kReply = Symbol('notifyReply');
-type WithReply = FastifyRequest & { [kReply]?: string };
+const kVerified = Symbol('notifyVerified');
+interface NotifyVerification {
+  /** 'OK', or the code verifyPayNotify refused the body with */
+  verification: string;
+  /** the verified notification's fields (absent when it did not verify) */
+  fields?: Record<string, string>;
+}
+type WithReply = FastifyRequest & { [kReply]?: string; [kVerified]?: NotifyVerification };
+
+/** The notify route says what its one verification found, so the log need not verify again. */
+export function noteNotifyVerification(req: FastifyRequest, v: NotifyVerification): void {
+  (req as WithReply)[kVerified] = v;
+}
 
 /**
  * Installed in the notify route's plugin: every request to it is logged once answered, whatever it
- * was. The body is read again (verification is a pure function) so the route itself is unchanged;
- * a failure to write the log is logged and never changes the reply WeChat got.
+ * was, with the verification the route made (noteNotifyVerification); only a body that did not
+ * verify is parsed again here, for the ids it claims. A failure to write the log is logged and
+ * never changes the reply WeChat got.
  */
 export function installNotifyLog(app: FastifyInstance): void {
   app.addHook('onSend', async (req, _reply, payload) => {
@@ -119,18 +132,15 @@ export function installNotifyLog(app: FastifyInstance): void {
   });
   app.addHook('onResponse', async (req, reply) => {
     try {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      let fields: Record<string, string> = {};
-      try {
-        fields = parseXml(body);
-      } catch {
-        // not XML: logged with what we replied
-      }
-      let verification = 'OK';
-      try {
-        verifyPayNotify(body, app.wechat.merchant);
-      } catch (err) {
-        verification = (err as { code?: string }).code ?? 'REFUSED';
+      const noted = (req as WithReply)[kVerified];
+      const verification = noted?.verification ?? 'REFUSED';
+      let fields: Record<string, string> = noted?.fields ?? {};
+      if (!noted?.fields) {
+        try {
+          fields = parseXml(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+        } catch {
+          // not XML: logged with what we replied
+        }
       }
       const m = REPLY_RE.exec((req as WithReply)[kReply] ?? '');
       const at = new Date();

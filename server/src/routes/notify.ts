@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
 import { PAY_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
-import { installNotifyLog } from '../admin/activity-log.js';
+import { installNotifyLog, noteNotifyVerification } from '../admin/activity-log.js';
 import { notifyReply, verifyPayNotify, WxNotifyError, XmlError } from '../wechat/index.js';
 
 const NOTIFY_BODY_LIMIT = 64 * 1024;
@@ -37,8 +37,10 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
     let notification;
     try {
       notification = verifyPayNotify(body, app.wechat.merchant);
+      noteNotifyVerification(req, { verification: 'OK', fields: notification.raw });
     } catch (err) {
       if (err instanceof WxNotifyError || err instanceof XmlError) {
+        noteNotifyVerification(req, { verification: err.code });
         countNotify(app.metrics, 'payment', unverifiedOutcome(err.code));
         // APPID_MISMATCH: signed with our key, for an appid that is none of ours: nothing changes.
         req.log.warn({ security: true, event: 'notify_unverified', code: err.code }, 'notify failed verification: ignored');
