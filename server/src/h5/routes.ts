@@ -316,11 +316,7 @@ export default async function h5Routes(app: FastifyInstance, opts: H5Options): P
     api.addHook('preHandler', async (req) => {
       if (!req.h5) throw new Errors.Unauthorized();
     });
-    const load = async (req: FastifyRequest<{ Params: { id: string } }>) => {
-      const order = await app.orderRepo.findForOwner(req.params.id, req.h5!.session.buyerId);
-      if (!order) throw new Errors.NotFound('Order');
-      return order;
-    };
+    const load = (req: FastifyRequest<{ Params: { id: string } }>) => app.orders.ownOrder(req.params.id, req.h5!.session.buyerId);
     api.get<{ Params: { id: string } }>(
       `${dir}api/orders/:id`,
       { schema: { params: OrderIdParams, response: { 200: OrderSchema, ...errorResponses } } },

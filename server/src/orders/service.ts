@@ -546,6 +546,13 @@ export function createOrderService(deps: OrderServiceDeps) {
       return orders.openFollowUps(limit);
     },
 
+    /** The buyer's own order, or 404 NOT_FOUND: someone else's order is one that does not exist. */
+    async ownOrder(id: string, buyerId: string): Promise<OrderDoc> {
+      const order = await orders.findForOwner(id, buyerId);
+      if (!order) throw new Errors.NotFound('Order');
+      return order;
+    },
+
     /**
      * The stale-payment sweeper's step for one order (the orders.payment-check job): an order with a
      * prepay and no settled state is asked about at WeChat (orderquery, one query per order at a time

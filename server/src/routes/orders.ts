@@ -63,11 +63,7 @@ export function payerOf(config: Parameters<typeof appByAppid>[0], user: Session)
 const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preHandler', app.authenticate);
 
-  const load = async (id: string, buyerId: string) => {
-    const order = await app.orderRepo.findForOwner(id, buyerId);
-    if (!order) throw new Errors.NotFound('Order');
-    return order;
-  };
+  const load = (id: string, buyerId: string) => app.orders.ownOrder(id, buyerId);
 
   app.post(
     '/api/orders',

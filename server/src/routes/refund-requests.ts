@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { Errors } from '../errors.js';
 import { RefundRequestSchema, toApiRefundRequest } from './admin.js';
 import { errorResponses, OrderIdParams } from './schemas.js';
 
@@ -17,11 +16,7 @@ const BuyerRefundSchema = Type.Object({
 const refundRequestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preHandler', app.authenticate);
 
-  const load = async (id: string, buyerId: string) => {
-    const order = await app.orderRepo.findForOwner(id, buyerId);
-    if (!order) throw new Errors.NotFound('Order');
-    return order;
-  };
+  const load = (id: string, buyerId: string) => app.orders.ownOrder(id, buyerId);
 
   app.post(
     '/api/orders/:id/refund-requests',

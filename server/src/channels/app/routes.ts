@@ -86,8 +86,7 @@ const appRoutes: FastifyPluginAsyncTypebox<AppRoutesOptions> = async (app, opts)
     { preHandler: app.authenticate, schema: { params: OrderIdParams, response: { 200: AppPayResponseSchema, ...errorResponses } } },
     async (req) => {
       openApp();
-      const order = await app.orderRepo.findForOwner(req.params.id, req.user.buyerId);
-      if (!order) throw new Errors.NotFound('Order');
+      const order = await app.orders.ownOrder(req.params.id, req.user.buyerId);
       const params = await app.orders.payApp(order);
       return { ...params, ...(app.config.sandbox.enabled ? { sandbox: true, sandboxBase: app.config.pay.apiBase } : {}) };
     },
