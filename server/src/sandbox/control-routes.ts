@@ -9,6 +9,7 @@ import type { Notifier } from './notifier.js';
 import { RefundArmedProps } from './refund-faults.js';
 import { payTrade, unpayable } from './pay-trade.js';
 import type { SandboxState } from './state.js';
+import { DeliveryFields } from './delivery.js';
 
 export interface ControlRoutesOptions {
   state: SandboxState;
@@ -51,15 +52,7 @@ const AttemptSchema = Type.Object({
   outTradeNo: Type.String(),
   transactionId: Type.String(),
   notifyUrl: Type.String(),
-  attempt: Type.Integer(),
-  copy: Type.Integer(),
-  at: Type.String(),
-  status: Type.Union([Type.Integer(), Type.Null()]),
-  reply: Type.String(),
-  success: Type.Boolean(),
-  error: Type.Optional(Type.String()),
-  corrupted: Type.Boolean(),
-  dropped: Type.Boolean(),
+  ...DeliveryFields,
 });
 
 function typeName(v: unknown): string {

@@ -2,6 +2,7 @@
 // results): each attempt is POSTed, `copies` times for the duplicate fault, and retried on WeChat's
 // schedule (time-scaled) until one is answered 2xx with return_code SUCCESS; every attempt is logged.
 // What differs between kinds of notification is only what is posted and how an attempt is named.
+import { Type } from '@sinclair/typebox';
 import { parseXml } from '../wechat/xml.js';
 import type { NotifyPlan } from './faults.js';
 import type { SandboxMerchant } from './state.js';
@@ -34,6 +35,19 @@ export interface Delivery {
   corrupted: boolean;
   dropped: boolean;
 }
+
+/** The shared fields of a delivery log entry, for the sandbox's JSON views of each log. */
+export const DeliveryFields = {
+  attempt: Type.Integer(),
+  copy: Type.Integer(),
+  at: Type.String(),
+  status: Type.Union([Type.Integer(), Type.Null()]),
+  reply: Type.String(),
+  success: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+  corrupted: Type.Boolean(),
+  dropped: Type.Boolean(),
+};
 
 /** A kind of notification: where it goes, what is posted, and the ids its log entries carry. */
 export interface NotificationKind<T, Id extends object> {

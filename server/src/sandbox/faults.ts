@@ -116,6 +116,27 @@ export type PayApi = Static<typeof PayApiName>;
 
 type Armed<T> = T & { count: number };
 
+/**
+ * The plan of one notification (payment or refund) from the armed rules that match it, best first:
+ * at most one rule of each action is used, and each used rule loses one of its count.
+ */
+export function consumeNotifyRules(
+  candidates: Array<{ action: 'drop' | 'duplicate' | 'delay' | 'corrupt'; count: number; delayMs?: number; copies?: number }>,
+): NotifyPlan {
+  const plan: NotifyPlan = { drop: false, corrupt: false, delayMs: 0, copies: 1 };
+  const used = new Set<string>();
+  for (const f of candidates) {
+    if (used.has(f.action)) continue;
+    used.add(f.action);
+    f.count -= 1;
+    if (f.action === 'drop') plan.drop = true;
+    else if (f.action === 'corrupt') plan.corrupt = true;
+    else if (f.action === 'delay') plan.delayMs = f.delayMs ?? 1000;
+    else plan.copies = f.copies ?? 2;
+  }
+  return plan;
+}
+
 /** What one notification must suffer, decided once when the payment happens. */
 export interface NotifyPlan {
   drop: boolean;
@@ -175,22 +196,11 @@ export class Faults {
 
   /** Consumes, for one notification, at most one armed rule of each action that matches it. */
   takeNotifyPlan(outTradeNo: string): NotifyPlan {
-    const plan: NotifyPlan = { drop: false, corrupt: false, delayMs: 0, copies: 1 };
-    const used = new Set<string>();
     // Rules aimed at this out_trade_no win over the general ones.
-    const candidates = [
+    const plan = consumeNotifyRules([
       ...this.notify.filter((f) => f.outTradeNo === outTradeNo),
       ...this.notify.filter((f) => f.outTradeNo === undefined),
-    ];
-    for (const f of candidates) {
-      if (used.has(f.action)) continue;
-      used.add(f.action);
-      f.count -= 1;
-      if (f.action === 'drop') plan.drop = true;
-      else if (f.action === 'corrupt') plan.corrupt = true;
-      else if (f.action === 'delay') plan.delayMs = f.delayMs ?? 1000;
-      else plan.copies = f.copies ?? 2;
-    }
+    ]);
     this.notify = this.notify.filter((f) => f.count > 0);
     return plan;
   }

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { SandboxCore } from './core.js';
+import { DeliveryFields } from './delivery.js';
 
 const AttemptSchema = Type.Object({
   outRefundNo: Type.String(),
@@ -10,15 +11,7 @@ const AttemptSchema = Type.Object({
   outTradeNo: Type.String(),
   refundStatus: Type.String(),
   notifyUrl: Type.String(),
-  attempt: Type.Integer(),
-  copy: Type.Integer(),
-  at: Type.String(),
-  status: Type.Union([Type.Integer(), Type.Null()]),
-  reply: Type.String(),
-  success: Type.Boolean(),
-  error: Type.Optional(Type.String()),
-  corrupted: Type.Boolean(),
-  dropped: Type.Boolean(),
+  ...DeliveryFields,
 });
 
 const RefundSchema = Type.Object({

@@ -30,7 +30,7 @@
  * }
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { NotifyPlan } from './faults.js';
+import { consumeNotifyRules, type NotifyPlan } from './faults.js';
 
 const Count = Type.Integer({ minimum: 1, maximum: 10_000 });
 const OutRefundNo = Type.String({ minLength: 1, maxLength: 64 });
@@ -150,17 +150,7 @@ export class RefundFaults {
 
   /** What one refund notification must suffer; at most one rule of each action is consumed. */
   takeNotifyPlan(outRefundNo: string): NotifyPlan {
-    const plan: NotifyPlan = { drop: false, corrupt: false, delayMs: 0, copies: 1 };
-    const used = new Set<string>();
-    for (const f of [...this.notify.filter((x) => x.outRefundNo === outRefundNo), ...this.notify.filter((x) => x.outRefundNo === undefined)]) {
-      if (used.has(f.action)) continue;
-      used.add(f.action);
-      f.count -= 1;
-      if (f.action === 'drop') plan.drop = true;
-      else if (f.action === 'corrupt') plan.corrupt = true;
-      else if (f.action === 'delay') plan.delayMs = f.delayMs ?? 1000;
-      else plan.copies = f.copies ?? 2;
-    }
+    const plan = consumeNotifyRules([...this.notify.filter((x) => x.outRefundNo === outRefundNo), ...this.notify.filter((x) => x.outRefundNo === undefined)]);
     this.notify = this.notify.filter((f) => f.count > 0);
     return plan;
   }
