@@ -140,7 +140,8 @@ export interface PayParams {
   timeStamp: string;
   nonceStr: string;
   package: string;
-  signType: 'MD5' | 'HMAC-SHA256';
+  /** MD5 / HMAC-SHA256 under API v2, RSA under API v3 (wx.requestPayment takes all three) */
+  signType: 'MD5' | 'HMAC-SHA256' | 'RSA';
   paySign: string;
   /** present and true when the server talks to the WeChat sandbox, not real WeChat */
   sandbox?: boolean;

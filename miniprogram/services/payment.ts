@@ -11,7 +11,7 @@ export interface RequestPaymentParams {
   timeStamp: string;
   nonceStr: string;
   package: string;
-  signType: 'MD5' | 'HMAC-SHA256';
+  signType: 'MD5' | 'HMAC-SHA256' | 'RSA';
   paySign: string;
 }
 
@@ -156,7 +156,7 @@ export interface PaymentService {
   isBusy(orderId?: string): boolean;
 }
 
-const SIGN_TYPES = new Set(['MD5', 'HMAC-SHA256']);
+const SIGN_TYPES = new Set(['MD5', 'HMAC-SHA256', 'RSA']);
 
 // a function, so that TypeScript does not keep a narrowed `aborted` across awaits
 function stopped(signal: StopSignal | undefined): boolean {

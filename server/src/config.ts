@@ -5,6 +5,8 @@ import { DEFAULT_PAID_FIELDS, parseFieldMap } from './notifications/template.js'
 import { DEMO_APPS, DEMO_MERCHANT } from './sandbox/demo.js';
 import { loadMerchantCert, MerchantCertError } from './wechat/merchant-cert.js';
 import type { SignType } from './wechat/sign.js';
+import { certificateSerial, checkApiV3Key, publicKey as parsePublicKey } from './wechat/v3/crypto.js';
+import { readFileSync } from 'node:fs';
 
 /** A user mistake in the environment: boot stops with this one-line message naming the variable. */
 export class ConfigError extends Error {
@@ -64,8 +66,17 @@ export interface Config {
   };
   pay: {
     mchId: string;
+    /**
+     * Which WeChat Pay API outgoing calls speak (WECHATPAY_API_VERSION). Notifications of both
+     * versions are taken whenever their keys are configured, so that a shop can move between them
+     * with notifications still in flight.
+     */
+    apiVersion: 'v2' | 'v3';
+    /** the API v2 key; '' for a v3 merchant that gave none (the v2 notify endpoints then refuse everything) */
     apiKey: string;
     signType: SignType;
+    /** API v3: present whenever an APIv3 key is configured (always in sandbox mode) */
+    v3?: V3Config;
     /** unset in sandbox mode: the server's own /wxpay/notify is used */
     notifyUrl?: string;
     apiBase: string;
@@ -135,6 +146,20 @@ export interface Config {
   };
 }
 
+export interface V3Config {
+  /** 32 bytes; decrypts notification resources and platform certificates; never logged */
+  apiV3Key: string;
+  /** WECHATPAY_MCH_SERIAL: the merchant API certificate's serial, checked against the certificate at boot */
+  serialNo?: string;
+  /** WeChat Pay's public key and its id (PUB_KEY_ID_…); filled in from the sandbox in sandbox mode */
+  publicKey?: { id: string; pem: string };
+  /** fetch and rotate platform certificates from /v3/certificates (merchants still on them) */
+  platformCertificates: boolean;
+  /** where v3 payment / refund notifications go; unset in sandbox mode: the server's own /wxpay/v3/… */
+  notifyUrl?: string;
+  refundNotifyUrl?: string;
+}
+
 // 0 asks the OS for any free port (tests, several local instances).
 const port = (description: string) =>
   Type.String({ pattern: '^[0-9]{1,5}$', description });
@@ -186,6 +211,24 @@ const EnvSchema = Type.Object({
   WECHATPAY_MCH_ID: Type.Optional(Type.String({ pattern: '^[0-9]{6,32}$', description: 'must be a merchant id (digits)' })),
   WECHATPAY_API_KEY: Type.Optional(
     Type.String({ pattern: '^[0-9a-zA-Z]{32}$', description: 'must be the 32-character API v2 key' }),
+  ),
+  WECHATPAY_API_VERSION: Type.Optional(Type.Union([Type.Literal('v2'), Type.Literal('v3')], { description: 'must be v2 or v3' })),
+  WECHATPAY_APIV3_KEY: Type.Optional(nonEmpty('must be the 32-character APIv3 key set on the merchant platform (API安全 → APIv3密钥)')),
+  WECHATPAY_MCH_SERIAL: Type.Optional(
+    Type.String({ pattern: '^[0-9A-Fa-f]{8,64}$', description: 'must be the merchant API certificate serial number (hex, as the merchant platform shows it)' }),
+  ),
+  WECHATPAY_PUBLIC_KEY_PEM: Type.Optional(nonEmpty('must be the path of WeChat Pay\'s public key file (pub_key.pem)')),
+  WECHATPAY_PUBLIC_KEY_ID: Type.Optional(
+    Type.String({ pattern: '^PUB_KEY_ID_[0-9A-Za-z]{1,64}$', description: 'must be the WeChat Pay public key id (PUB_KEY_ID_ followed by digits)' }),
+  ),
+  WECHATPAY_PLATFORM_CERTS: Type.Optional(
+    Type.Union([Type.Literal('0'), Type.Literal('1'), Type.Literal('true'), Type.Literal('false')], { description: 'must be 1 or 0' }),
+  ),
+  WECHATPAY_V3_NOTIFY_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 255, description: 'must be an absolute http(s) URL without a query string (at most 255 characters)' }),
+  ),
+  WECHATPAY_V3_REFUND_NOTIFY_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 256, description: 'must be an absolute http(s) URL without a query string (at most 256 characters)' }),
   ),
   WECHATPAY_SIGN_TYPE: Type.Optional(
     Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256')], { description: 'must be MD5 or HMAC-SHA256' }),
@@ -255,6 +298,9 @@ type Env = Static<typeof EnvSchema>;
 
 const CREDENTIALS = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHATPAY_MCH_ID', 'WECHATPAY_API_KEY'] as const;
 const MERCHANT = ['WECHATPAY_MCH_ID', 'WECHATPAY_API_KEY'] as const;
+// A v3 merchant needs no v2 key (merchants opening an account today may never set one).
+const CREDENTIALS_V3 = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHATPAY_MCH_ID', 'WECHATPAY_APIV3_KEY'] as const;
+const MERCHANT_V3 = ['WECHATPAY_MCH_ID', 'WECHATPAY_APIV3_KEY'] as const;
 const APP_VARS = [
   { kind: 'mp', appid: 'WECHAT_APPID', secret: 'WECHAT_APPSECRET', what: 'the mini-program' },
   { kind: 'oa', appid: 'WECHAT_OA_APPID', secret: 'WECHAT_OA_APPSECRET', what: 'the 公众号 (official account)' },
@@ -327,15 +373,16 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
   if (!sandbox) {
     // One merchant and at least one whole app; the mini-program is the default app.
     const anyApp = APP_VARS.some((v) => env[v.appid] !== undefined || env[v.secret] !== undefined);
-    for (const name of anyApp ? MERCHANT : CREDENTIALS) {
+    const v3 = env.WECHATPAY_API_VERSION === 'v3';
+    for (const name of anyApp ? (v3 ? MERCHANT_V3 : MERCHANT) : v3 ? CREDENTIALS_V3 : CREDENTIALS) {
       if (env[name] === undefined) {
         throw new ConfigError(name, 'is required to talk to real WeChat (or set WECHAT_SANDBOX=1 to use the sandbox)');
       }
     }
-    if (env.WECHATPAY_NOTIFY_URL === undefined) {
+    if (env.WECHATPAY_NOTIFY_URL === undefined && !(v3 && env.WECHATPAY_V3_NOTIFY_URL !== undefined)) {
       throw new ConfigError('WECHATPAY_NOTIFY_URL', 'is required with real WeChat: the https URL WeChat posts payment results to');
     }
-    if (!env.WECHATPAY_NOTIFY_URL.startsWith('https://')) {
+    if (env.WECHATPAY_NOTIFY_URL !== undefined && !env.WECHATPAY_NOTIFY_URL.startsWith('https://')) {
       throw new ConfigError('WECHATPAY_NOTIFY_URL', 'must be an https URL with real WeChat');
     }
   } else if (given.length > 0 && given.length < CREDENTIALS.length) {
@@ -352,6 +399,8 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
   const secapiPort = toPort(env.SANDBOX_SECAPI_PORT, sandboxPort === 0 ? 0 : sandboxPort + 1, 'SANDBOX_SECAPI_PORT');
   const mchId = env.WECHATPAY_MCH_ID ?? DEMO_MERCHANT.mchId;
   const cert = merchantCert(env, mchId);
+  const apiVersion = env.WECHATPAY_API_VERSION ?? 'v2';
+  const v3 = v3Config(env, sandbox, cert);
   const refundNotifyUrl = env.WECHATPAY_REFUND_NOTIFY_URL ?? (env.WECHATPAY_NOTIFY_URL ? new URL('refund-notify', env.WECHATPAY_NOTIFY_URL).href : undefined);
   if (!sandbox && refundNotifyUrl && !refundNotifyUrl.startsWith('https://')) {
     throw new ConfigError('WECHATPAY_REFUND_NOTIFY_URL', 'must be an https URL with real WeChat');
@@ -379,12 +428,14 @@ export function loadConfig(source: NodeJS.ProcessEnv | Record<string, string | u
     },
     pay: {
       mchId,
-      apiKey: env.WECHATPAY_API_KEY ?? DEMO_MERCHANT.key,
+      apiVersion,
+      apiKey: env.WECHATPAY_API_KEY ?? (sandbox ? DEMO_MERCHANT.key : ''),
       signType: env.WECHATPAY_SIGN_TYPE ?? 'MD5',
       notifyUrl: env.WECHATPAY_NOTIFY_URL,
       apiBase: sandbox ? sandboxBase : (env.WECHATPAY_API_BASE ?? 'https://api.mch.weixin.qq.com'),
       ...(cert ? { cert } : {}),
       ...(refundNotifyUrl ? { refundNotifyUrl } : {}),
+      ...(v3 ? { v3 } : {}),
     },
     sandbox: { enabled: sandbox, port: sandboxPort, secapiPort },
     session: { ttl: Number(env.SESSION_TTL_SECONDS ?? 7 * 24 * 3600) },
@@ -463,6 +514,84 @@ function merchantCert(env: Env, mchId: string): Config['pay']['cert'] {
     throw new ConfigError(variable, `is not usable: ${err.message}${hint}`);
   }
   return source;
+}
+
+/**
+ * API v3's keys, checked once: the APIv3 key is 32 bytes, the serial is the certificate's, WeChat
+ * Pay's public key loads and comes with its id (or platform certificates are asked for). Present
+ * whenever an APIv3 key is given; required with WECHATPAY_API_VERSION=v3; always there in sandbox mode
+ * (demo APIv3 key; the sandbox hands over its public key once it runs).
+ */
+function v3Config(env: Env, sandbox: boolean, cert: Config['pay']['cert']): V3Config | undefined {
+  const wanted = env.WECHATPAY_API_VERSION === 'v3';
+  const key = env.WECHATPAY_APIV3_KEY ?? (sandbox ? DEMO_MERCHANT.apiV3Key : undefined);
+  if (key === undefined) {
+    for (const name of ['WECHATPAY_PUBLIC_KEY_PEM', 'WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_MCH_SERIAL', 'WECHATPAY_V3_NOTIFY_URL'] as const) {
+      if (env[name] !== undefined) throw new ConfigError('WECHATPAY_APIV3_KEY', `is required with ${name} (API v3 needs the APIv3 key)`);
+    }
+    if (wanted) throw new ConfigError('WECHATPAY_APIV3_KEY', 'is required with WECHATPAY_API_VERSION=v3 (the 32-character key set on the merchant platform under API安全)');
+    return undefined;
+  }
+  try {
+    checkApiV3Key(key);
+  } catch {
+    throw new ConfigError('WECHATPAY_APIV3_KEY', `must be exactly 32 bytes (got ${Buffer.byteLength(key)})`);
+  }
+  if (!sandbox && (wanted || env.WECHATPAY_MCH_SERIAL) && !cert) {
+    throw new ConfigError('WECHATPAY_KEY_PEM', 'is required with WECHATPAY_API_VERSION=v3: API v3 signs every request with the merchant private key (apiclient_key.pem, with apiclient_cert.pem in WECHATPAY_CERT_PEM, or WECHATPAY_CERT_P12)');
+  }
+  if (env.WECHATPAY_MCH_SERIAL && cert) {
+    const actual = certificateSerial(loadMerchantCert(cert).cert);
+    const norm = (s: string) => s.toUpperCase().replace(/^0+/, '');
+    if (norm(actual) !== norm(env.WECHATPAY_MCH_SERIAL)) {
+      throw new ConfigError('WECHATPAY_MCH_SERIAL', `does not match the merchant certificate (its serial is ${actual}): the private key would sign for another certificate`);
+    }
+  }
+  if ((env.WECHATPAY_PUBLIC_KEY_PEM === undefined) !== (env.WECHATPAY_PUBLIC_KEY_ID === undefined)) {
+    const missing = env.WECHATPAY_PUBLIC_KEY_PEM === undefined ? 'WECHATPAY_PUBLIC_KEY_PEM' : 'WECHATPAY_PUBLIC_KEY_ID';
+    const other = missing === 'WECHATPAY_PUBLIC_KEY_PEM' ? 'WECHATPAY_PUBLIC_KEY_ID' : 'WECHATPAY_PUBLIC_KEY_PEM';
+    throw new ConfigError(missing, `is required with ${other} (WeChat Pay's public key and its id go together)`);
+  }
+  let publicKey: V3Config['publicKey'];
+  if (env.WECHATPAY_PUBLIC_KEY_PEM) {
+    let pem: string;
+    try {
+      pem = readFileSync(env.WECHATPAY_PUBLIC_KEY_PEM, 'utf8');
+    } catch (err) {
+      throw new ConfigError('WECHATPAY_PUBLIC_KEY_PEM', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${env.WECHATPAY_PUBLIC_KEY_PEM})`);
+    }
+    try {
+      const k = parsePublicKey(pem);
+      if (k.asymmetricKeyType !== 'rsa') throw new Error('not RSA');
+    } catch {
+      throw new ConfigError('WECHATPAY_PUBLIC_KEY_PEM', `is not an RSA public key in PEM (${env.WECHATPAY_PUBLIC_KEY_PEM}): download pub_key.pem from the merchant platform (API安全 → 微信支付公钥)`);
+    }
+    publicKey = { id: env.WECHATPAY_PUBLIC_KEY_ID as string, pem };
+  }
+  const platformCertificates = env.WECHATPAY_PLATFORM_CERTS === '1' || env.WECHATPAY_PLATFORM_CERTS === 'true';
+  if (!sandbox && !publicKey && !platformCertificates) {
+    throw new ConfigError(
+      'WECHATPAY_PUBLIC_KEY_PEM',
+      'is required with WECHATPAY_APIV3_KEY: WeChat Pay\'s public key (pub_key.pem, with its PUB_KEY_ID_… in WECHATPAY_PUBLIC_KEY_ID) verifies every answer and notification; merchants still on platform certificates set WECHATPAY_PLATFORM_CERTS=1 instead',
+    );
+  }
+  const base = env.WECHATPAY_NOTIFY_URL;
+  const notifyUrl = env.WECHATPAY_V3_NOTIFY_URL ?? (base ? new URL('v3/notify', base).href : undefined);
+  const refundNotifyUrl = env.WECHATPAY_V3_REFUND_NOTIFY_URL ?? (base ? new URL('v3/refund-notify', base).href : undefined);
+  if (!sandbox) {
+    if (!notifyUrl) throw new ConfigError('WECHATPAY_V3_NOTIFY_URL', 'is required with API v3 (or WECHATPAY_NOTIFY_URL, beside which …/v3/notify is used)');
+    for (const [name, url] of [['WECHATPAY_V3_NOTIFY_URL', notifyUrl], ['WECHATPAY_V3_REFUND_NOTIFY_URL', refundNotifyUrl]] as const) {
+      if (url && !url.startsWith('https://')) throw new ConfigError(name, 'must be an https URL with real WeChat');
+    }
+  }
+  return {
+    apiV3Key: key,
+    ...(env.WECHATPAY_MCH_SERIAL ? { serialNo: env.WECHATPAY_MCH_SERIAL.toUpperCase() } : {}),
+    ...(publicKey ? { publicKey } : {}),
+    platformCertificates,
+    ...(notifyUrl ? { notifyUrl } : {}),
+    ...(refundNotifyUrl ? { refundNotifyUrl } : {}),
+  };
 }
 
 // Trusting X-Forwarded-For from anyone would let a client pick the IP that rate limits and

@@ -50,7 +50,7 @@ const PayParamsSchema = Type.Object({
   timeStamp: Type.String(),
   nonceStr: Type.String(),
   package: Type.String(),
-  signType: Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256')]),
+  signType: Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256'), Type.Literal('RSA')]),
   paySign: Type.String(),
 });
 

@@ -95,7 +95,7 @@ export const NOTIFY_OUTCOME: Readonly<Record<string, string>> = {
 
 /** A notify that failed verification: a bad signature (or one that does not decrypt, or is for another merchant) is forged; the rest malformed. */
 export function unverifiedOutcome(code: string): string {
-  return ['BAD_SIGN', 'APPID_MISMATCH', 'MCHID_MISMATCH', 'BAD_REQ_INFO'].includes(code) ? 'forged' : 'invalid';
+  return ['BAD_SIGN', 'APPID_MISMATCH', 'MCHID_MISMATCH', 'BAD_REQ_INFO', 'BAD_RESOURCE'].includes(code) ? 'forged' : 'invalid';
 }
 
 /** Counts one notify: an outcome name, or a settle result (a second transaction is not a duplicate). */

@@ -27,10 +27,11 @@ async function timed<T>(metrics: Metrics, api: string, run: () => Promise<T>, on
 export function instrumentPayClient(pay: PayClient, metrics: Metrics): PayClient {
   // The client's own methods call the inner transport, so only direct users of `transport` are counted here.
   // Spread first: a method another change adds to a client keeps working (uncounted until listed here).
-  const transport: Transport = {
-    ...pay.transport,
-    call: (api, fields, opts) => timed(metrics, api.name, () => pay.transport.call(api, fields, opts)),
-    download: (api, fields, opts) => timed(metrics, api.name, () => pay.transport.download(api, fields, opts)),
+  const inner = pay.transport;
+  const transport: Transport | undefined = inner && {
+    ...inner,
+    call: (api, fields, opts) => timed(metrics, api.name, () => inner.call(api, fields, opts)),
+    download: (api, fields, opts) => timed(metrics, api.name, () => inner.download(api, fields, opts)),
   };
   return {
     ...pay,
@@ -47,7 +48,7 @@ export function instrumentPayClient(pay: PayClient, metrics: Metrics): PayClient
     refund: (...args) => timed(metrics, 'refund', () => pay.refund(...args)),
     refundQuery: (...args) => timed(metrics, 'refundquery', () => pay.refundQuery(...args)),
     downloadBill: (...args) => timed(metrics, 'downloadbill', () => pay.downloadBill(...args)),
-    transport,
+    ...(transport ? { transport } : {}),
   };
 }
 

@@ -35,8 +35,11 @@ export interface PrepayDoc {
   prepayId: string;
   /** NATIVE: the weixin://wxpay/bizpayurl?pr=… the QR code carries, valid as long as the prepay */
   codeUrl?: string;
-  /** the sign type of the unifiedorder that made it: its notify is signed the same way */
-  signType: 'MD5' | 'HMAC-SHA256';
+  /**
+   * the sign type of the unifiedorder that made it: its notify is signed the same way; RSA: made by
+   * API v3 (its client params are RSA-signed with the merchant key, its notify is v3's)
+   */
+  signType: 'MD5' | 'HMAC-SHA256' | 'RSA';
   createdAt: Date;
   /** when we stop reusing it (WeChat's 2 hours, less a margin, capped by the order's expiry) */
   reuseUntil: Date;

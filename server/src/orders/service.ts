@@ -7,7 +7,8 @@ import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import type { Jobs } from '../jobs/queue.js';
 import { withLock } from '../lock.js';
-import { fromBeijingTime, nonceStr, paymentParams, sign, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
+import { fromBeijingTime, toBeijingTime, WxPayError, type OrderQueryResult, type PayClient } from '../wechat/index.js';
+import type { ClientSigner } from '../wechat/client-signer.js';
 import { PAYABLE, SETTLED_PAID, type OrderChannel, type OrderDoc, type OrderTradeType, type PrepayDoc } from './model.js';
 import { enqueueExpiry, enqueueFulfilment, enqueuePaymentCheck, enqueueWechatClose } from './jobs.js';
 import type { OrderRepository } from './repository.js';
@@ -29,6 +30,8 @@ const QUERY_LOCK_MS = 5_000;
 export interface OrderServiceDeps {
   orders: OrderRepository;
   pay: PayClient;
+  /** signs the buyer's pay params the way each prepay was made (API v2 key / v3 private key) */
+  signer: ClientSigner;
   redis: Redis;
   catalog: Catalog;
   config: Config;
@@ -167,7 +170,7 @@ export type ExpireResult =
   | { outcome: 'not_due'; dueAt: Date };
 
 export function createOrderService(deps: OrderServiceDeps) {
-  const { orders, pay, redis, catalog, config, log } = deps;
+  const { orders, pay, signer, redis, catalog, config, log } = deps;
   // The PAID write is the only database write of a payment's hot path: the fulfilment event is
   // written by the orders.fulfil job, from the facts in its payload.
   const fulfil = deps.fulfil ?? ((order: OrderDoc) => enqueueFulfilment(deps.jobs, order));
@@ -224,13 +227,19 @@ export function createOrderService(deps: OrderServiceDeps) {
    * (and for NATIVE, carrying its code_url), or a new one from unifiedorder. Only one request per
    * order talks to WeChat at a time, across instances; the others use what it stores.
    */
+  // Under API v2 a prepay is reused only with the configured sign type (its notify is signed the same
+  // way). Under v3 a live v2 prepay from before the move is still signed with the v2 key while that is
+  // configured, so that a buyer mid-payment is not sent a new prepay with another notify_url.
+  const reusableSignType = (t: string): boolean =>
+    config.pay.apiVersion === 'v3' ? signer.canSign(t) : t === config.pay.signType || (t === 'RSA' && signer.canSign(t));
+
   async function livePrepay(order: OrderDoc, now: Date): Promise<PrepayDoc> {
     if (order.status === 'PAID') throw new Errors.OrderAlreadyPaid();
     if (!PAYABLE.includes(order.status)) throw new Errors.OrderNotPayable(order.status);
     const id = order._id.toString();
     const tradeType = (order.tradeType ?? 'JSAPI') as OrderTradeType;
     const reusable = (o: OrderDoc): PrepayDoc | undefined =>
-      o.prepay && o.prepay.reuseUntil.getTime() > now.getTime() && o.prepay.signType === config.pay.signType && (tradeType !== 'NATIVE' || o.prepay.codeUrl)
+      o.prepay && o.prepay.reuseUntil.getTime() > now.getTime() && reusableSignType(o.prepay.signType) && (tradeType !== 'NATIVE' || o.prepay.codeUrl)
         ? o.prepay
         : undefined;
     const live = reusable(order);
@@ -270,7 +279,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         const prepay: PrepayDoc = {
           prepayId: result.prepay_id,
           ...(result.code_url ? { codeUrl: result.code_url } : {}),
-          signType: config.pay.signType,
+          signType: signer.signType,
           createdAt: now,
           reuseUntil,
         };
@@ -394,7 +403,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       requireTradeType(order, 'JSAPI');
       const prepay = await livePrepay(order, now);
       return {
-        ...paymentParams({ appid: appidOf(order).appid, prepayId: prepay.prepayId, key: config.pay.apiKey, signType: prepay.signType }),
+        ...(signer.jsapi({ appid: appidOf(order).appid, prepayId: prepay.prepayId, signType: prepay.signType, now }) as PayParams & { appId: string }),
         ...(config.sandbox.enabled ? { sandbox: true, sandboxBase: config.pay.apiBase } : {}),
       };
     },
@@ -406,15 +415,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     async payApp(order: OrderDoc, now = new Date()): Promise<AppPayParams> {
       requireTradeType(order, 'APP');
       const prepay = await livePrepay(order, now);
-      const params = {
-        appid: appidOf(order).appid,
-        partnerid: config.pay.mchId,
-        prepayid: prepay.prepayId,
-        package: 'Sign=WXPay' as const,
-        noncestr: nonceStr(),
-        timestamp: String(Math.floor(now.getTime() / 1000)),
-      };
-      return { ...params, sign: sign(params, config.pay.apiKey, prepay.signType) };
+      return signer.app({ appid: appidOf(order).appid, prepayId: prepay.prepayId, signType: prepay.signType, now });
     },
 
     /** A NATIVE order's code_url (what its QR code carries) and until when it may be shown. */

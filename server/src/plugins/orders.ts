@@ -28,15 +28,19 @@ export default fp<OrdersPluginOptions>(
     if (migrated > 0) app.log.info({ event: 'orders_migrated', migrated }, 'orders linked to their buyers');
     const repo = createOrderRepository(models);
     const catalog = createCatalog();
+    // Each API version's notifications have their own endpoint (v2 XML, v3 JSON): the one of the API the prepay is made with.
     const notifyUrl = () => {
-      if (app.config.pay.notifyUrl) return app.config.pay.notifyUrl;
+      const { pay } = app.config;
+      const configured = pay.apiVersion === 'v3' ? pay.v3?.notifyUrl : pay.notifyUrl;
+      if (configured) return configured;
       // Sandbox mode: the sandbox posts to this very server.
       const address = app.server.address() as AddressInfo | null;
-      return `http://127.0.0.1:${address?.port ?? app.config.port}/wxpay/notify`;
+      return `http://127.0.0.1:${address?.port ?? app.config.port}${pay.apiVersion === 'v3' ? '/wxpay/v3/notify' : '/wxpay/notify'}`;
     };
     const service = createOrderService({
       orders: repo,
       pay: app.wechat.pay,
+      signer: app.wechat.signer,
       redis: app.redis,
       catalog,
       config: app.config,

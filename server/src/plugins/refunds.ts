@@ -56,9 +56,11 @@ export default fp<RefundsPluginOptions>(
       },
     };
     const refundNotifyUrl = () => {
-      if (app.config.pay.refundNotifyUrl) return app.config.pay.refundNotifyUrl;
+      const { pay } = app.config;
+      const configured = pay.apiVersion === 'v3' ? pay.v3?.refundNotifyUrl : pay.refundNotifyUrl;
+      if (configured) return configured;
       const address = app.server.address() as AddressInfo | null;
-      return `http://127.0.0.1:${address?.port ?? app.config.port}/wxpay/refund-notify`;
+      return `http://127.0.0.1:${address?.port ?? app.config.port}${pay.apiVersion === 'v3' ? '/wxpay/v3/refund-notify' : '/wxpay/refund-notify'}`;
     };
     const repo = countRefundTransitions(createRefundRepository(await refundModels(app.mongo)), app.metrics);
     const service = createRefundService({

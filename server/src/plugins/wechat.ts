@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { instrumentMpClient, instrumentPayClient } from '../observability/wechat.js';
 import { merchantAppids } from '../config.js';
 import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
+import { createClientSigner, type ClientSigner } from '../wechat/client-signer.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,6 +11,8 @@ declare module 'fastify' {
       mp: MpClient;
       /** what notify signatures are checked against */
       merchant: NotifyMerchant;
+      /** signs the buyer's pay params (wx.requestPayment, APP PayReq) as each prepay was made */
+      signer: ClientSigner;
     };
   }
 }
@@ -22,6 +25,7 @@ export interface WechatPluginOptions {
 export default fp<WechatPluginOptions>(
   async (app, opts) => {
     const { config } = app;
+    const merchantCert = config.pay.cert ? loadMerchantCert(config.pay.cert) : undefined;
     const pay = instrumentPayClient(createPayClient({
       appid: config.wechat.appid,
       mchId: config.pay.mchId,
@@ -31,7 +35,7 @@ export default fp<WechatPluginOptions>(
       // Refunds (/secapi/) go over mutual TLS with the merchant certificate (checked at boot by loadConfig).
       ...(config.pay.secapiBase ? { secapiBaseUrl: config.pay.secapiBase } : {}),
       ...(config.pay.ca ? { ca: config.pay.ca } : {}),
-      ...(config.pay.cert ? { cert: loadMerchantCert(config.pay.cert) } : {}),
+      ...(merchantCert ? { cert: merchantCert } : {}),
       timeoutMs: 10_000,
       retries: 2,
       retryDelayMs: opts.retryDelayMs,
@@ -45,9 +49,17 @@ export default fp<WechatPluginOptions>(
       baseUrl: config.wechat.apiBase,
       redis: app.redis,
     }), app.metrics);
+    const signer = createClientSigner({
+      apiVersion: config.pay.apiVersion,
+      mchId: config.pay.mchId,
+      apiKey: config.pay.apiKey,
+      v2SignType: config.pay.signType,
+      ...(merchantCert ? { privateKey: merchantCert.key } : {}),
+    });
     app.decorate('wechat', {
       pay,
       mp,
+      signer,
       // Both sign types verify (keyed with our API key alike); settle then checks the order's own prepays used it.
       merchant: {
         appid: config.wechat.appid,

@@ -35,6 +35,12 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
     reply.type('text/xml');
     const body = Buffer.isBuffer(req.body) ? req.body : EMPTY_BODY;
     let notification;
+    if (!app.config.pay.apiKey) {
+      // An API v3 merchant without a v2 key: nothing can verify a v2 notify (an empty key would let anyone sign one).
+      countNotify(app.metrics, 'payment', 'invalid');
+      req.log.warn({ security: true, event: 'notify_unverified', code: 'NO_V2_KEY' }, 'v2 notify while no API v2 key is configured: ignored');
+      return reply.code(400).send(xml(false, 'API v2 not configured'));
+    }
     try {
       notification = verifyPayNotify(body, app.wechat.merchant);
       noteNotifyVerification(req, { verification: 'OK', fields: notification.raw });

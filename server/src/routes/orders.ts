@@ -36,7 +36,7 @@ export const PayResponseSchema = Type.Object({
   timeStamp: Type.String(),
   nonceStr: Type.String(),
   package: Type.String(),
-  signType: Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256')]),
+  signType: Type.Union([Type.Literal('MD5'), Type.Literal('HMAC-SHA256'), Type.Literal('RSA')]),
   paySign: Type.String(),
   sandbox: Type.Optional(Type.Boolean()),
   sandboxBase: Type.Optional(Type.String()),

@@ -25,6 +25,12 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
     reply.type('text/xml');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let n;
+    if (!app.config.pay.apiKey) {
+      // req_info's key is derived from the v2 key: with none, nothing can be decrypted honestly.
+      countNotify(app.metrics, 'refund', 'invalid');
+      req.log.warn({ security: true, event: 'refund_notify_unverified', code: 'NO_V2_KEY' }, 'v2 refund notify while no API v2 key is configured: ignored');
+      return reply.code(400).send(notifyReply(false, 'API v2 not configured'));
+    }
     try {
       n = verifyRefundNotify(body, { appid: merchantAppids(app.config), mchId: app.config.pay.mchId, key: app.config.pay.apiKey });
     } catch (err) {

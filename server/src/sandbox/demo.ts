@@ -8,6 +8,8 @@ export const DEMO_MERCHANT = {
   mchId: '10000100',
   key: '192006250b4c09247ec02edce69f6a2d',
   secret: 'sandbox-demo-appsecret',
+  /** API v3's 32-byte key (a demo value; a real one is set on the merchant platform, never shown again) */
+  apiV3Key: 'SandboxDemoApiV3Key0123456789abc',
 } as const;
 
 /**

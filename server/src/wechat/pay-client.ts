@@ -116,8 +116,8 @@ export interface PayClient {
   refundQuery(req: RefundQueryRequest, opts?: AppidOption): Promise<RefundQueryResult>;
   /** pay/downloadbill (download-bill.ts) */
   downloadBill(req: DownloadBillRequest): Promise<DownloadBillResult>;
-  /** the transport under every call (for APIs without a method here) */
-  readonly transport: Transport;
+  /** API v2: the transport under every call (for APIs without a method here); API v3's client has its own */
+  readonly transport?: Transport;
   /** closes the TLS dispatchers' keep-alive connections */
   close(): Promise<void>;
 }
