@@ -36,6 +36,7 @@ import type { ReconcileJobSettings } from './reconciliation/jobs.js';
 import reconciliationPlugin from './reconciliation/plugin.js';
 import adminReconciliationRoutes from './routes/admin-reconciliation.js';
 import notifyRoutes from './routes/notify.js';
+import v3NotifyRoutes from './routes/v3-notify.js';
 import orderRoutes from './routes/orders.js';
 import productRoutes from './routes/products.js';
 import sessionRoutes from './routes/session.js';
@@ -208,6 +209,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(nativeChannelRoutes);
     await app.register(scanRoutes);
     await app.register(notifyRoutes);
+    await app.register(v3NotifyRoutes);
     await app.register(adminRoutes);
     await app.register(adminSessionRoutes);
     await app.register(adminOperatorRoutes);

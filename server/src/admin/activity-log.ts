@@ -103,6 +103,7 @@ function beijingToDate(s: string | undefined): Date | undefined {
   return new Date(Date.UTC(y, mo - 1, d, h - 8, mi, se));
 }
 
+const V3_REPLY_RE = /^\{"code":"(\w+)"(?:,"message":"([^"]*)")?/;
 const REPLY_RE = /<return_code><!\[CDATA\[(\w+)\]\]><\/return_code>(?:<return_msg><!\[CDATA\[([^\]]*)\]\]><\/return_msg>)?/;
 const kReply = Symbol('notifyReply');
 const kVerified = Symbol('notifyVerified');
@@ -142,7 +143,9 @@ export function installNotifyLog(app: FastifyInstance): void {
           // not XML: logged with what we replied
         }
       }
-      const m = REPLY_RE.exec((req as WithReply)[kReply] ?? '');
+      const sent = (req as WithReply)[kReply] ?? '';
+      // v2 answers XML; v3 answers 200/204 with no body on success, {"code":"FAIL","message":…} otherwise
+      const m = REPLY_RE.exec(sent) ?? V3_REPLY_RE.exec(sent) ?? (reply.statusCode < 300 && sent === '' ? [sent, 'SUCCESS'] : null);
       const at = new Date();
       const paidAt = beijingToDate(fields.time_end);
       await app.activity.notify({

@@ -43,3 +43,45 @@ export const REFUND_NOTIFY_EXEMPTION: SchemaExemption = {
     },
   },
 };
+
+// API v3's notify endpoints take JSON, but judged against its signature over the exact bytes: no
+// schema may parse (or coerce) it first.
+const v3Fail = (why: string) => ({ type: 'object', description: `{"code":"FAIL","message":"${why}"}`, properties: { code: { type: 'string' }, message: { type: 'string' } } });
+
+export const V3_PAY_NOTIFY_EXEMPTION: SchemaExemption = {
+  reason: 'WeChat Pay API v3 posts JSON signed over its exact bytes (Wechatpay-Signature) with an AES-256-GCM encrypted resource; the body is kept raw for verification.',
+  doc: {
+    summary: "WeChat Pay API v3's payment result (notify_url)",
+    description: 'Wechatpay-Signature is verified (WeChat Pay public key or platform certificate, timestamp within 5 minutes), the resource decrypted with the APIv3 key, then the payment settles by the same path as v2. 204 only once stored.',
+    consumes: ['application/json'],
+    produces: ['application/json'],
+    body: { type: 'object', description: '{ id, create_time, event_type: TRANSACTION.SUCCESS, resource_type: encrypt-resource, resource: { algorithm, ciphertext, associated_data, nonce, original_type }, summary }' },
+    response: {
+      204: { type: 'null', description: 'Stored, or a duplicate: WeChat stops retrying.' },
+      400: v3Fail('BAD_RESOURCE / MCHID_MISMATCH / APPID_MISMATCH / BAD_FIELD / sign type'),
+      401: v3Fail('BAD_SIGN / STALE'),
+      404: v3Fail('unknown order'),
+      413: v3Fail('body too large'),
+      503: v3Fail('busy, retry'),
+    },
+  },
+};
+
+export const V3_REFUND_NOTIFY_EXEMPTION: SchemaExemption = {
+  reason: 'WeChat Pay API v3 posts JSON signed over its exact bytes with an AES-256-GCM encrypted refund resource; the body is kept raw for verification.',
+  doc: {
+    summary: "WeChat Pay API v3's refund result (refund notify_url)",
+    description: 'Verified and decrypted as the payment notification; REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED settle the refund by the same path as v2. 204 only once stored.',
+    consumes: ['application/json'],
+    produces: ['application/json'],
+    body: { type: 'object', description: '{ id, create_time, event_type: REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED, resource: { … } }' },
+    response: {
+      204: { type: 'null', description: 'Stored, or a duplicate.' },
+      400: v3Fail('BAD_RESOURCE / MCHID_MISMATCH / amount mismatch'),
+      401: v3Fail('BAD_SIGN / STALE'),
+      404: v3Fail('unknown refund'),
+      413: v3Fail('body too large'),
+      503: v3Fail('busy, retry'),
+    },
+  },
+};

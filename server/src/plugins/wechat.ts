@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { instrumentMpClient, instrumentPayClient } from '../observability/wechat.js';
 import { merchantAppids } from '../config.js';
-import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient } from '../wechat/index.js';
+import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient, type PayNotification, type RefundNotification } from '../wechat/index.js';
 import { createClientSigner, type ClientSigner } from '../wechat/client-signer.js';
 
 declare module 'fastify' {
@@ -13,8 +13,20 @@ declare module 'fastify' {
       merchant: NotifyMerchant;
       /** signs the buyer's pay params (wx.requestPayment, APP PayReq) as each prepay was made */
       signer: ClientSigner;
+      /** API v3 notifications, verified and decrypted; present whenever an APIv3 key is configured */
+      v3?: V3Notifications;
     };
   }
+}
+
+/** What a v3 notification is once its signature verified and its resource decrypted: the v2 shapes, so that both settle alike. */
+export interface V3Notifications {
+  payment(input: V3NotifyInput): Promise<PayNotification>;
+  refund(input: V3NotifyInput): Promise<RefundNotification>;
+}
+export interface V3NotifyInput {
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
 }
 
 export interface WechatPluginOptions {

@@ -3,6 +3,7 @@ import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
 import { PAY_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
 import { installNotifyLog, noteNotifyVerification } from '../admin/activity-log.js';
 import { notifyReply, verifyPayNotify, WxNotifyError, XmlError } from '../wechat/index.js';
+import { settlePayNotification } from './notify-settle.js';
 
 const NOTIFY_BODY_LIMIT = 64 * 1024;
 const EMPTY_BODY = Buffer.alloc(0);
@@ -55,50 +56,8 @@ const notifyRoutes: FastifyPluginAsync = async (app) => {
       throw err;
     }
 
-    if (notification.result_code === 'FAIL') {
-      countNotify(app.metrics, 'payment', 'payment_failed');
-      if (notification.out_trade_no) {
-        await app.orders.applyNotify(notification.out_trade_no, {
-          state: 'PAYERROR',
-          ...(notification.err_code ? { reason: notification.err_code } : {}),
-        });
-      }
-      return xml(true);
-    }
-
-    const result = await app.orders.applyNotify(notification.out_trade_no, {
-      state: 'SUCCESS',
-      transactionId: notification.transaction_id,
-      totalFee: notification.total_fee,
-      paidAt: notification.paidAt,
-      openid: notification.openid,
-      tradeType: notification.trade_type,
-      appid: notification.appid,
-      feeType: notification.fee_type ?? 'CNY',
-      signType: notification.signType,
-    });
-    countNotify(app.metrics, 'payment', result);
-    switch (result.outcome) {
-      case 'paid':
-      case 'held':
-      case 'changed':
-      case 'unchanged':
-        // Stored (or already true): WeChat may stop retrying.
-        return xml(true);
-      case 'unknown_order':
-        req.log.warn(
-          { security: true, event: 'notify_unknown_order', outTradeNo: notification.out_trade_no },
-          'signed notify for an order we do not have',
-        );
-        return reply.code(404).send(xml(false, 'unknown order'));
-      case 'wrong_sign_type':
-        return reply.code(400).send(xml(false, 'sign type'));
-      case 'unconfirmed':
-        // Not recorded until WeChat's own orderquery agrees: FAIL, so that WeChat asks again later.
-        return reply.code(503).send(xml(false, 'not confirmed, retry'));
-      case 'contended':
-        return reply.code(503).send(xml(false, 'busy, retry'));
-    }
+    const answer = await settlePayNotification(app, req, notification);
+    return answer.ok ? xml(true) : reply.code(answer.status).send(xml(false, answer.message));
   });
 };
 export default notifyRoutes;

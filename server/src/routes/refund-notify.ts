@@ -3,6 +3,7 @@ import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
 import { REFUND_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
 import { notifyReply, verifyRefundNotify, WxNotifyError, XmlError } from '../wechat/index.js';
 import { merchantAppids } from '../config.js';
+import { settleRefundNotification } from './notify-settle.js';
 
 const BODY_LIMIT = 64 * 1024;
 
@@ -41,26 +42,8 @@ const refundNotifyRoutes: FastifyPluginAsync = async (app) => {
       }
       throw err;
     }
-    const result = await app.refunds.applyNotify(n.out_refund_no, {
-      status: n.refund_status,
-      refundFee: n.refund_fee,
-      refundId: n.refund_id,
-      ...(n.succeededAt ? { successAt: n.succeededAt } : {}),
-      ...(n.refund_recv_accout ? { recvAccount: n.refund_recv_accout } : {}),
-    });
-    countNotify(app.metrics, 'refund', result);
-    switch (result.outcome) {
-      case 'changed':
-      case 'unchanged':
-        return notifyReply(true);
-      case 'unknown_refund':
-        req.log.warn({ security: true, event: 'refund_notify_unknown', outRefundNo: n.out_refund_no }, 'refund notify for a refund we do not have');
-        return reply.code(404).send(notifyReply(false, 'unknown refund'));
-      case 'amount_mismatch':
-        return reply.code(400).send(notifyReply(false, 'amount mismatch'));
-      case 'contended':
-        return reply.code(503).send(notifyReply(false, 'busy, retry'));
-    }
+    const answer = await settleRefundNotification(app, req, n);
+    return answer.ok ? notifyReply(true) : reply.code(answer.status).send(notifyReply(false, answer.message));
   });
 };
 export default refundNotifyRoutes;
