@@ -52,6 +52,11 @@ interface CertificatesBody {
   }>;
 }
 
+/** A serial as a cache key: upper-case hex without leading zeros (WeChat and X.509 may differ on those). */
+function serialKey(serial: string): string {
+  return serial.toUpperCase().replace(/^0+(?=.)/, '');
+}
+
 function bad(message: string, cause?: unknown): WxPayError {
   return new WxPayError('BAD_RESPONSE_SIGN', `certificates: ${message}`, { api: 'certificates', retriable: false, ...(cause ? { cause } : {}) });
 }
@@ -95,11 +100,11 @@ export function readCertificatesAnswer(ans: V3RawAnswer, apiV3Key: string, known
     let serial: string;
     try {
       x509 = new X509Certificate(pem);
-      serial = certificateSerial(pem);
+      serial = serialKey(certificateSerial(pem));
     } catch (err) {
       throw bad('a decrypted certificate is not X.509 PEM', err);
     }
-    if (typeof item.serial_no !== 'string' || item.serial_no.toUpperCase() !== serial) throw bad(`serial_no ${String(item.serial_no)} is not its certificate's (${serial})`);
+    if (typeof item.serial_no !== 'string' || serialKey(item.serial_no) !== serial) throw bad(`serial_no ${String(item.serial_no)} is not its certificate's (${serial})`);
     const cert: PlatformCertificate = { serial, pem, key: x509.publicKey, validFrom: new Date(x509.validFrom), validTo: new Date(x509.validTo) };
     // Not yet valid, or expired: of no use, but not a reason to refuse the others.
     if (cert.validFrom.getTime() > now.getTime() || cert.validTo.getTime() <= now.getTime()) continue;
@@ -110,7 +115,8 @@ export function readCertificatesAnswer(ans: V3RawAnswer, apiV3Key: string, known
   const ts = ans.headers['wechatpay-timestamp'];
   const nonce = ans.headers['wechatpay-nonce'];
   const signature = ans.headers['wechatpay-signature'];
-  const serial = ans.headers['wechatpay-serial']?.toUpperCase();
+  const serialHeader = ans.headers['wechatpay-serial'];
+  const serial = serialHeader ? serialKey(serialHeader) : undefined;
   if (!ts || !nonce || !signature || !serial) throw bad('answer is not signed');
   if (!/^\d{1,12}$/.test(ts) || Math.abs(now.getTime() / 1000 - Number(ts)) > MAX_CLOCK_SKEW_SECONDS) throw bad('answer has a stale Wechatpay-Timestamp');
   const signer = known.get(serial) ?? carried.get(serial);
@@ -185,7 +191,7 @@ export function createWechatpayVerifier(opts: WechatpayVerifierOptions): Wechatp
       if (typeof serial !== 'string' || serial === '') return false;
       if (serial.startsWith(PUBLIC_KEY_ID_PREFIX)) return pub !== undefined && serial === pub.id && rsaVerify(message, signature, pub.key);
       if (!source) return false;
-      const key = await platformKey(serial.toUpperCase());
+      const key = await platformKey(serialKey(serial));
       return key !== undefined && rsaVerify(message, signature, key);
     },
     refresh,

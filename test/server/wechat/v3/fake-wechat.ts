@@ -36,7 +36,7 @@ export function platformCert(from: Date, to: Date): PlatformCert {
   const k = rsaKeys();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(k.publicPem);
-  const serial = `7${randomBytes(19).toString('hex').toUpperCase()}`;
+  const serial = `5${randomBytes(20).toString('hex').toUpperCase().slice(1)}`;
   cert.serialNumber = serial;
   cert.validity.notBefore = from;
   cert.validity.notAfter = to;
