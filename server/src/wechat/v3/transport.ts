@@ -102,6 +102,8 @@ export const V3_CODES: Readonly<Record<string, WxPayErrorCode>> = Object.freeze(
 // minutes, a short refund balance in hours.
 const RETRY: Readonly<Record<string, RetryHint>> = { SYSTEMERROR: 'soon', FREQUENCY_LIMITED: 'later', BILL_CREATING: 'later', NOTENOUGH: 'wait' };
 
+const USER_AGENT = `wxpay-mp (node ${process.version})`;
+
 function backoff(base: number, attempt: number): number {
   const exp = base * 2 ** (attempt - 1);
   return Math.round(exp / 2 + Math.random() * (exp / 2));
@@ -153,14 +155,15 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
   }
 
   /** One signed exchange; headers are captured beside http.ts's request() (deadline and size limit). */
-  async function exchange(apiName: string, method: string, url: string, pwq: string, body: string, limit?: number): Promise<V3RawAnswer> {
+  async function exchange(apiName: string, method: string, url: string, pwq: string, body: string, limit?: number, accept = 'application/json'): Promise<V3RawAnswer> {
     let headers: Headers | undefined;
     const capture: FetchLike = (async (u: string, init: RequestInit) => {
       const res = await fetchImpl(u, init);
       headers = res.headers;
       return res;
     }) as FetchLike;
-    const h: Record<string, string> = { accept: 'application/json', authorization: authorization(method, pwq, body) };
+    // WeChat's v3 gateway asks for a User-Agent on every request.
+    const h: Record<string, string> = { accept, 'user-agent': USER_AGENT, authorization: authorization(method, pwq, body) };
     if (method === 'POST') h['content-type'] = 'application/json';
     let res: HttpResponse;
     try {
@@ -279,7 +282,7 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
       if (u.origin !== origin) throw new WxPayError('BAD_RESPONSE', `${apiName}: download_url is not on ${origin}`, { api: apiName, retriable: false });
       const pwq = u.pathname + u.search;
       return withRetries(apiName, async () => {
-        const ans = await exchange(apiName, 'GET', origin + pwq, pwq, '', dlOpts.maxBytes);
+        const ans = await exchange(apiName, 'GET', origin + pwq, pwq, '', dlOpts.maxBytes, '*/*');
         if (ans.status >= 500) throw new WxPayError('SYSTEMERROR', `${apiName}: download HTTP ${ans.status}`, { api: apiName, status: ans.status, retry: 'soon' });
         if (ans.status !== 200) {
           // An error here is WeChat's signed JSON like any other answer.

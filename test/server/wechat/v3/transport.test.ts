@@ -41,6 +41,7 @@ t.test('a POST is signed over METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n with t
   t.equal(s.body, JSON.stringify(body), 'the body is the JSON sent');
   t.equal(s.headers['content-type'], 'application/json');
   t.equal(s.headers.accept, 'application/json');
+  t.match(s.headers['user-agent'], /^wxpay-mp \(node v\d+/, 'a User-Agent, as WeChat asks');
   const m = /^WECHATPAY2-SHA256-RSA2048 mchid="(\d+)",nonce_str="([A-Za-z0-9]{32})",signature="([A-Za-z0-9+/=]+)",timestamp="(\d+)",serial_no="([0-9A-F]+)"$/.exec(s.headers.authorization ?? '');
   t.ok(m, `Authorization has WeChat's layout: ${s.headers.authorization}`);
   const [, mchid, nonce, signature, ts, serial] = m!;
@@ -193,4 +194,5 @@ t.test('download sends our Authorization to the base origin only', async (t) => 
   t.equal(bytes.toString(), 'bill bytes', 'the file is the one unsigned answer taken');
   t.equal(fake.seen[0]!.url, '/v3/billdownload/file?token=abc');
   t.ok(fake.seen[0]!.authOk, 'and its GET is signed');
+  t.equal(fake.seen[0]!.headers.accept, '*/*', 'a file, not JSON, is asked for');
 });
