@@ -4,7 +4,8 @@
 // errors to the v2 codes the rest of the server acts on. Transient failures are retried with the
 // same body under a fresh nonce and signature (a signature is only good for five minutes).
 import { Agent, fetch as undiciFetch } from 'undici';
-import { WxPayError, type RetryHint, type WxPayErrorCode } from '../errors.js';
+import { WxPayError, type WxPayErrorCode } from '../errors.js';
+import { wechatError } from './error-codes.js';
 import { HttpError, request, sleep, type FetchLike, type HttpResponse } from '../http.js';
 import { nonceStr } from '../nonce.js';
 import type { RetryInfo } from '../transport.js';
@@ -12,6 +13,8 @@ import { MAX_CLOCK_SKEW_SECONDS, privateKey, responseMessage, signRequest, type 
 import type { KeyObject } from 'node:crypto';
 
 /** One API v3 endpoint: a v2-ish name (for errors, retry rules and metrics), its method and path. */
+export { V3_CODES } from './error-codes.js';
+
 export interface V3Api {
   name: string;
   method: 'GET' | 'POST';
@@ -75,32 +78,6 @@ export interface V3Transport {
   raw(api: V3Api, input?: V3RequestInput): Promise<V3RawAnswer>;
   close(): Promise<void>;
 }
-
-/** WeChat's v3 codes as the v2 codes the services act on; codes not listed keep WeChat's spelling. */
-export const V3_CODES: Readonly<Record<string, WxPayErrorCode>> = Object.freeze({
-  SYSTEM_ERROR: 'SYSTEMERROR',
-  BANK_ERROR: 'SYSTEMERROR',
-  SIGN_ERROR: 'SIGNERROR',
-  ORDER_NOT_EXIST: 'ORDERNOTEXIST',
-  ORDER_CLOSED: 'ORDERCLOSED',
-  ORDERPAID: 'ORDERPAID',
-  ORDER_PAID: 'ORDERPAID',
-  OUT_TRADE_NO_USED: 'OUT_TRADE_NO_USED',
-  NOT_ENOUGH: 'NOTENOUGH',
-  RESOURCE_NOT_EXISTS: 'ORDERNOTEXIST',
-  FREQUENCY_LIMITED: 'FREQUENCY_LIMITED',
-  NO_AUTH: 'NOAUTH',
-  MCH_NOT_EXISTS: 'MCHID_NOT_EXIST',
-  APPID_MCHID_NOT_MATCH: 'APPID_MCHID_NOT_MATCH',
-  PARAM_ERROR: 'PARAM_ERROR',
-  INVALID_REQUEST: 'INVALID_REQUEST',
-  STATEMENT_CREATING: 'BILL_CREATING',
-  NO_STATEMENT_EXIST: 'NO_STATEMENT_EXIST',
-});
-
-// Hints retryHintFor's tables do not give for every API: a rate limit and a bill being made pass in
-// minutes, a short refund balance in hours.
-const RETRY: Readonly<Record<string, RetryHint>> = { SYSTEMERROR: 'soon', FREQUENCY_LIMITED: 'later', BILL_CREATING: 'later', NOTENOUGH: 'wait' };
 
 const USER_AGENT = `wxpay-mp (node ${process.version})`;
 
@@ -195,27 +172,6 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
     if (Math.abs(now().getTime() / 1000 - Number(ts)) > MAX_CLOCK_SKEW_SECONDS) return 'has a stale Wechatpay-Timestamp';
     const ok = await verifier.verify(serial, responseMessage(ts, nonce, ans.body.toString('utf8')), signature);
     return ok ? undefined : 'signature does not verify';
-  }
-
-  function wechatError(api: V3Api, status: number, body: Buffer): WxPayError {
-    let parsed: { code?: unknown; message?: unknown } = {};
-    try {
-      parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
-    } catch {
-      // an error page: the status alone speaks
-    }
-    const wxCode = typeof parsed?.code === 'string' ? parsed.code : undefined;
-    const wechatMessage = typeof parsed?.message === 'string' ? parsed.message : undefined;
-    const code: WxPayErrorCode =
-      (wxCode && ((api.codes && Object.hasOwn(api.codes, wxCode) ? api.codes[wxCode] : undefined) ?? (Object.hasOwn(V3_CODES, wxCode) ? V3_CODES[wxCode] : wxCode))) ||
-      (status >= 500 ? 'SYSTEMERROR' : 'BAD_RESPONSE');
-    const retry = Object.hasOwn(RETRY, code) ? RETRY[code] : undefined;
-    return new WxPayError(code, `${api.name}: HTTP ${status} ${wxCode ?? ''}${wechatMessage ? `: ${wechatMessage}` : ''}`.replace(/ +$/, ''), {
-      api: api.name,
-      status,
-      ...(wechatMessage !== undefined ? { wechatMessage } : {}),
-      ...(retry ? { retry } : {}),
-    });
   }
 
   async function attempt<T>(api: V3Api, url: string, pwq: string, body: string): Promise<T | undefined> {
