@@ -8,6 +8,9 @@ import { verifyPayNotifyV3, verifyRefundNotifyV3, type V3NotifyMerchant } from '
 import { API_V3_KEY, APPID, APPID2, MCHID, PUB_KEY_ID, rsaKeys } from './fake-wechat.js';
 
 const wechat = rsaKeys();
+// One clock for signing and checking, so that ±301 s is exactly that.
+const AT = Date.now();
+const NOW = new Date(AT);
 const merchant: V3NotifyMerchant = {
   mchId: MCHID,
   appids: [APPID, APPID2],
@@ -72,7 +75,7 @@ function notification(resource: object, o: Opts = {}) {
     summary: '支付成功',
     resource: { original_type: kind, ...enc },
   });
-  const ts = String(Math.floor(Date.now() / 1000) + (o.skew ?? 0));
+  const ts = String(Math.floor(AT / 1000) + (o.skew ?? 0));
   const nonce = randomBytes(16).toString('hex');
   // Signed over the body as sent: a tampered resource still carries a good signature, so that the GCM tag is what refuses it.
   const headers: Record<string, string> = {
@@ -87,7 +90,7 @@ function notification(resource: object, o: Opts = {}) {
 }
 
 t.test('a good payment notification is v2\'s PaidNotification, signType RSA', async (t) => {
-  const n = await verifyPayNotifyV3(notification(tx), merchant);
+  const n = await verifyPayNotifyV3(notification(tx), merchant, NOW);
   t.match(n, {
     result_code: 'SUCCESS',
     appid: APPID,
@@ -106,12 +109,12 @@ t.test('a good payment notification is v2\'s PaidNotification, signType RSA', as
     raw: { 'amount.total': '1999', total_fee: '1999', time_end: '20261202103456' },
   });
   t.equal(n.result_code === 'SUCCESS' && n.paidAt.toISOString(), '2026-12-02T02:34:56.000Z');
-  const other = await verifyPayNotifyV3(notification({ ...tx, appid: APPID2 }), merchant);
+  const other = await verifyPayNotifyV3(notification({ ...tx, appid: APPID2 }), merchant, NOW);
   t.equal(other.appid, APPID2, 'any of the merchant\'s appids');
 });
 
 t.test('a trade that did not succeed is a FailedNotification', async (t) => {
-  const n = await verifyPayNotifyV3(notification({ ...tx, trade_state: 'PAYERROR', trade_state_desc: '支付失败', success_time: undefined }), merchant);
+  const n = await verifyPayNotifyV3(notification({ ...tx, trade_state: 'PAYERROR', trade_state_desc: '支付失败', success_time: undefined }), merchant, NOW);
   t.match(n, { result_code: 'FAIL', out_trade_no: 'T20261202001', err_code: 'PAYERROR', err_code_des: '支付失败', signType: 'RSA' });
 });
 
@@ -133,13 +136,13 @@ t.test('refused, each with its code, in the documented order', async (t) => {
     ['paid without an amount', notification({ ...tx, amount: undefined }), 'MISSING_FIELD'],
   ];
   for (const [name, input, code] of cases) {
-    const err = await verifyPayNotifyV3(input, merchant).catch((e: unknown) => e);
+    const err = await verifyPayNotifyV3(input, merchant, NOW).catch((e: unknown) => e);
     t.ok(err instanceof WxNotifyError, `${name}: WxNotifyError`);
     t.equal((err as WxNotifyError).code, code, `${name}: ${code}`);
   }
   const good = notification(tx);
   const changed = { headers: good.headers, body: good.body.replace('"summary":"支付成功"', '"summary":"支付成功 "') };
-  await t.rejects(verifyPayNotifyV3(changed, merchant), { code: 'BAD_SIGN' }, 'a body changed after signing');
+  await t.rejects(verifyPayNotifyV3(changed, merchant, NOW), { code: 'BAD_SIGN' }, 'a body changed after signing');
 });
 
 t.test('a verifier that cannot know throws WxPayError, so that WeChat retries', async (t) => {
@@ -151,7 +154,7 @@ t.test('a verifier that cannot know throws WxPayError, so that WeChat retries', 
       },
     },
   };
-  const err = await verifyPayNotifyV3(notification(tx), down).catch((e: unknown) => e);
+  const err = await verifyPayNotifyV3(notification(tx), down, NOW).catch((e: unknown) => e);
   t.ok(err instanceof WxPayError && !(err instanceof WxNotifyError));
   t.match(err, { code: 'NETWORK' });
 });
@@ -159,7 +162,7 @@ t.test('a verifier that cannot know throws WxPayError, so that WeChat retries', 
 t.test('refund notifications as v2\'s RefundNotification', async (t) => {
   for (const [v3, v2, event] of [['SUCCESS', 'SUCCESS', 'REFUND.SUCCESS'], ['ABNORMAL', 'CHANGE', 'REFUND.ABNORMAL'], ['CLOSED', 'REFUNDCLOSE', 'REFUND.CLOSED']] as const) {
     const resource = v3 === 'SUCCESS' ? refund : { ...refund, refund_status: v3, success_time: undefined };
-    const n = await verifyRefundNotifyV3(notification(resource, { kind: 'refund', eventType: event }), merchant);
+    const n = await verifyRefundNotifyV3(notification(resource, { kind: 'refund', eventType: event }), merchant, NOW);
     t.match(n, {
       appid: '',
       mch_id: MCHID,
@@ -192,6 +195,6 @@ t.test('refund notifications refused', async (t) => {
     ['unknown status', notification({ ...refund, refund_status: 'PROCESSING' }, { kind: 'refund' }), 'BAD_FIELD'],
     ['success without success_time', notification({ ...refund, success_time: undefined }, { kind: 'refund' }), 'MISSING_FIELD'],
   ] as const) {
-    await t.rejects(verifyRefundNotifyV3(input, merchant), { name: 'WxNotifyError', code }, name);
+    await t.rejects(verifyRefundNotifyV3(input, merchant, NOW), { name: 'WxNotifyError', code }, name);
   }
 });
