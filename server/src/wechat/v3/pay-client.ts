@@ -77,6 +77,9 @@ export function unifiedOrderBody(req: Parameters<PayClient['unifiedOrder']>[0], 
     if (f[field] !== undefined) throw invalid(field, 'has no API v3 equivalent here; refusing rather than dropping it', 'unifiedorder');
   }
   if (f.fee_type !== undefined && f.fee_type !== 'CNY') throw invalid('fee_type', 'must be CNY', 'unifiedorder');
+  // v3's own limits where they are tighter than v2's: description string[1,127], out_trade_no string[6,32].
+  if (Buffer.byteLength(f.body!, 'utf8') > 127) throw invalid('body', 'must be at most 127 bytes under API v3', 'unifiedorder');
+  if (f.out_trade_no!.length < 6) throw invalid('out_trade_no', 'must be at least 6 characters under API v3', 'unifiedorder');
   const body: Record<string, unknown> = {
     appid,
     mchid,

@@ -87,6 +87,8 @@ t.test('what v3 cannot carry is refused before anything is sent', async (t) => {
     ['limit_pay', order({ limit_pay: 'no_credit' }), 'limit_pay'],
     ['fee_type USD', order({ fee_type: 'USD' }), 'fee_type'],
     ['JSAPI without openid', order({ openid: undefined }), 'openid'],
+    ['a 128-byte body (v2 takes it, v3 not)', order({ body: 'x'.repeat(128) }), 'body'],
+    ['a 5-character out_trade_no', order({ out_trade_no: 'T1234' }), 'out_trade_no'],
   ] as const) {
     await t.rejects(pay.unifiedOrder(req), { code: 'INVALID_ARGUMENT', field }, name);
   }
