@@ -78,6 +78,13 @@ t.test('APP and NATIVE prepays; another of the merchant\'s appids', async (t) =>
   t.equal(fake.seen[1]!.url, '/v3/pay/transactions/native');
 });
 
+t.test('receipt, profit_sharing and device_info have v3 homes', async (t) => {
+  const { fake, pay, json } = await setup(t);
+  fake.on('POST', '/v3/pay/transactions/jsapi', () => ({ body: { prepay_id: 'p' } }));
+  await pay.unifiedOrder(order({ receipt: 'Y', profit_sharing: 'Y', device_info: 'POS-1' }));
+  t.match(json(), { support_fapiao: true, settle_info: { profit_sharing: true }, scene_info: { payer_client_ip: '203.0.113.7', device_id: 'POS-1' } });
+});
+
 t.test('what v3 cannot carry is refused before anything is sent', async (t) => {
   const { fake, pay } = await setup(t);
   for (const [name, req, field] of [

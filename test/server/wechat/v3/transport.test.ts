@@ -196,3 +196,13 @@ t.test('download sends our Authorization to the base origin only', async (t) => 
   t.ok(fake.seen[0]!.authOk, 'and its GET is signed');
   t.equal(fake.seen[0]!.headers.accept, '*/*', 'a file, not JSON, is asked for');
 });
+
+t.test('download is size-limited and a refused download is read as WeChat\'s signed error', async (t) => {
+  const { fake, transport } = await setup(t);
+  fake.on('GET', '/v3/billdownload/file', [
+    () => ({ unsigned: true, body: Buffer.alloc(2048, 1) }),
+    () => ({ status: 400, body: { code: 'INVALID_REQUEST', message: 'token 已过期' } }),
+  ]);
+  await t.rejects(transport.download(`${fake.base}/v3/billdownload/file?token=a`, { maxBytes: 1024 }), { code: 'BAD_RESPONSE', message: /too large/, retriable: false });
+  await t.rejects(transport.download(`${fake.base}/v3/billdownload/file?token=a`), { code: 'INVALID_REQUEST', status: 400, wechatMessage: 'token 已过期', api: 'downloadbill' });
+});
