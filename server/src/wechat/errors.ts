@@ -44,6 +44,8 @@ export type WxPayErrorCode =
   // downloadbill's return_msg values we act on
   | 'BILL_CREATING'
   | 'INVALID_BILL_DATE'
+  // API v3: a day without a bill (GET /v3/bill/tradebill's NO_STATEMENT_EXIST; downloadBill turns it into exists:false)
+  | 'NO_STATEMENT_EXIST'
   | (string & {});
 
 /** Codes a caller may retry with identical parameters. Everything else needs a decision. */
@@ -167,7 +169,11 @@ export type WxNotifyErrorCode =
   | 'MISSING_FIELD'
   | 'BAD_FIELD'
   /** a refund notification's req_info does not decrypt with our key (forged, corrupted, or another merchant's) */
-  | 'BAD_REQ_INFO';
+  | 'BAD_REQ_INFO'
+  /** API v3: the resource does not decrypt (AES-256-GCM tag) with our APIv3 key, or is not the JSON it should be */
+  | 'BAD_RESOURCE'
+  /** API v3: Wechatpay-Timestamp is more than five minutes away from our clock (a replay, or a skewed clock) */
+  | 'STALE';
 
 export class WxNotifyError extends Error {
   readonly code: WxNotifyErrorCode;

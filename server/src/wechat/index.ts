@@ -11,6 +11,7 @@
  *   verifyRefundNotify(body, { appid, mchId, key })              the refund notify endpoint (req_info decrypted)
  *   parseBill(text)                                             a bill's header / rows / summary
  *   oauthAccessToken({ appid, secret, baseUrl }, code)           /sns/oauth2/access_token: 公众号 / APP code → openid, unionid
+ *   createPayClientV3(...), verifyPayNotifyV3 / verifyRefundNotifyV3   API v3 behind the same interfaces (v3/index.ts)
  */
 export * from './sign.js';
 export * from './xml.js';
@@ -30,4 +31,5 @@ export * from './download-bill.js';
 export * from './refund-notify.js';
 export * from './beijing-datetime.js';
 export * from './oauth.js';
+export * from './v3/index.js';
 export { redactUrl, type FetchLike } from './http.js';

@@ -20,6 +20,9 @@ export interface NotifyMerchant {
   signTypes?: readonly SignType[];
 }
 
+/** How a notification was authenticated: a v2 sign type, or RSA (API v3's Wechatpay-Signature). */
+export type NotifySignType = SignType | 'RSA';
+
 /** A verified payment notification whose result_code is SUCCESS: money was received. */
 export interface PaidNotification {
   result_code: 'SUCCESS';
@@ -32,7 +35,7 @@ export interface PaidNotification {
   /** yyyyMMddHHmmss, Beijing time, as sent. */
   time_end: string;
   /** the sign type the notify verified with */
-  signType: SignType;
+  signType: NotifySignType;
   /** time_end as an instant. */
   paidAt: Date;
   openid: string;
@@ -51,7 +54,7 @@ export interface FailedNotification {
   out_trade_no?: string;
   err_code?: string;
   err_code_des?: string;
-  signType: SignType;
+  signType: NotifySignType;
   raw: Record<string, string>;
 }
 
