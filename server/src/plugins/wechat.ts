@@ -3,6 +3,9 @@ import { instrumentMpClient, instrumentPayClient } from '../observability/wechat
 import { merchantAppids } from '../config.js';
 import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient, type PayNotification, type RefundNotification } from '../wechat/index.js';
 import { createClientSigner, type ClientSigner } from '../wechat/client-signer.js';
+import type { RetryInfo } from '../wechat/transport.js';
+import { certificateSerial } from '../wechat/v3/crypto.js';
+import { createPayClientV3, createWechatpayVerifier, verifyPayNotifyV3, verifyRefundNotifyV3 } from '../wechat/v3/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,22 +41,58 @@ export default fp<WechatPluginOptions>(
   async (app, opts) => {
     const { config } = app;
     const merchantCert = config.pay.cert ? loadMerchantCert(config.pay.cert) : undefined;
-    const pay = instrumentPayClient(createPayClient({
-      appid: config.wechat.appid,
-      mchId: config.pay.mchId,
-      key: config.pay.apiKey,
-      signType: config.pay.signType,
-      baseUrl: config.pay.apiBase,
-      // Refunds (/secapi/) go over mutual TLS with the merchant certificate (checked at boot by loadConfig).
-      ...(config.pay.secapiBase ? { secapiBaseUrl: config.pay.secapiBase } : {}),
-      ...(config.pay.ca ? { ca: config.pay.ca } : {}),
-      ...(merchantCert ? { cert: merchantCert } : {}),
-      timeoutMs: 10_000,
-      retries: 2,
-      retryDelayMs: opts.retryDelayMs,
-      onRetry: ({ api, attempt, delayMs, error }) =>
-        app.log.warn({ api, attempt, delayMs, code: error.code }, 'WeChat Pay call failed; retrying with the same parameters'),
-    }), app.metrics);
+    const onRetry = ({ api, attempt, delayMs, error }: RetryInfo) =>
+      app.log.warn({ api, attempt, delayMs, code: error.code }, 'WeChat Pay call failed; retrying with the same parameters');
+    const v3cfg = config.pay.v3;
+    // API v3's client: the merchant's calls when v3 is chosen; on v2 with v3 keys set (the first step
+    // of a move), only what verifies v3 notifications (and downloads platform certificates).
+    const v3client =
+      v3cfg && merchantCert
+        ? createPayClientV3({
+            appid: config.wechat.appid,
+            mchId: config.pay.mchId,
+            serialNo: v3cfg.serialNo ?? certificateSerial(merchantCert.cert),
+            privateKey: merchantCert.key,
+            apiV3Key: v3cfg.apiV3Key,
+            baseUrl: config.pay.apiBase,
+            ...(v3cfg.publicKey ? { publicKey: v3cfg.publicKey } : {}),
+            // In sandbox mode before the sandbox handed over its public key (an app built without it):
+            // its /v3/certificates, as a merchant still on platform certificates would.
+            platformCertificates: v3cfg.platformCertificates || !v3cfg.publicKey,
+            ...(config.pay.ca ? { ca: config.pay.ca } : {}),
+            timeoutMs: 10_000,
+            retries: 2,
+            ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+            onRetry,
+          })
+        : undefined;
+    const verifier = v3client?.verifier ?? (v3cfg?.publicKey ? createWechatpayVerifier({ publicKey: v3cfg.publicKey, apiV3Key: v3cfg.apiV3Key }) : undefined);
+    const v2client = (): PayClient =>
+      createPayClient({
+        appid: config.wechat.appid,
+        mchId: config.pay.mchId,
+        key: config.pay.apiKey,
+        signType: config.pay.signType,
+        baseUrl: config.pay.apiBase,
+        // Refunds (/secapi/) go over mutual TLS with the merchant certificate (checked at boot by loadConfig).
+        ...(config.pay.secapiBase ? { secapiBaseUrl: config.pay.secapiBase } : {}),
+        ...(config.pay.ca ? { ca: config.pay.ca } : {}),
+        ...(merchantCert ? { cert: merchantCert } : {}),
+        timeoutMs: 10_000,
+        retries: 2,
+        retryDelayMs: opts.retryDelayMs,
+        onRetry,
+      });
+    if (config.pay.apiVersion === 'v3' && !v3client) throw new Error('API v3 needs the APIv3 key and the merchant certificate (loadConfig checks both)');
+    const pay = instrumentPayClient(config.pay.apiVersion === 'v3' ? (v3client as PayClient) : v2client(), app.metrics);
+    if (v3client && config.pay.apiVersion !== 'v3') app.addHook('onClose', async () => v3client.close());
+    const v3: V3Notifications | undefined =
+      v3cfg && verifier
+        ? {
+            payment: (input) => verifyPayNotifyV3(input, { mchId: config.pay.mchId, appids: merchantAppids(config), apiV3Key: v3cfg.apiV3Key, verifier }),
+            refund: (input) => verifyRefundNotifyV3(input, { mchId: config.pay.mchId, appids: merchantAppids(config), apiV3Key: v3cfg.apiV3Key, verifier }),
+          }
+        : undefined;
     app.addHook('onClose', async () => pay.close());
     const mp = instrumentMpClient(createMpClient({
       appid: config.wechat.appid,
@@ -82,6 +121,7 @@ export default fp<WechatPluginOptions>(
         signType: config.pay.signType,
         signTypes: ['MD5', 'HMAC-SHA256'],
       },
+      ...(v3 ? { v3 } : {}),
     });
   },
   { name: 'wechat', dependencies: ['redis', 'metrics'] },
