@@ -56,14 +56,14 @@ export interface CallOpts {
   authorization?: string | null;
 }
 
-export function merchantKeys(sb: Sandbox, mchId = MERCHANT.mchId) {
+export function merchantKeys(sb: Sandbox, mchId: string = MERCHANT.mchId) {
   const m = sb.certs.merchants[mchId]!;
   return { keyPem: m.keyPem, certPem: m.certPem, serial: certificateSerial(m.certPem) };
 }
 
 /** A signed API v3 call, as WeChat's SDKs make them. */
 export async function v3(sb: Sandbox, method: 'GET' | 'POST', path: string, body?: unknown, opts: CallOpts = {}): Promise<V3Reply> {
-  const mchId = opts.mchId ?? MERCHANT.mchId;
+  const mchId: string = opts.mchId ?? MERCHANT.mchId;
   const mk = merchantKeys(sb, mchId);
   const text = opts.rawBody ?? (body === undefined ? '' : JSON.stringify(body));
   const authorization =
