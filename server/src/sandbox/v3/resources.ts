@@ -1,6 +1,6 @@
 // What API v3 says about a trade and a refund: the query shapes (also the plaintext of the
 // notification resources), and the encrypted, signed notifications themselves.
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { aesGcmEncrypt } from '../../wechat/v3/crypto.js';
 import { fromBeijingTime } from '../../wechat/time.js';
 import type { PreparedNotification } from '../delivery.js';
@@ -91,6 +91,12 @@ export function refundNotifyResource(r: SandboxRefund): Record<string, unknown> 
 
 const REFUND_EVENT = { SUCCESS: ['REFUND.SUCCESS', '退款成功'], ABNORMAL: ['REFUND.ABNORMAL', '退款异常'], CLOSED: ['REFUND.CLOSED', '退款关闭'], PROCESSING: ['REFUND.SUCCESS', '退款成功'] } as const;
 
+/** One notification keeps its id through retries and duplicates (merchants deduplicate by it): a UUID from its subject. */
+function notificationId(subject: string): string {
+  const h = createHash('sha256').update(subject).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /**
  * A signed v3 notification: the resource encrypted with the merchant's APIv3 key, the envelope
  * signed in the Wechatpay-* headers in the merchant's signing mode. `corrupt`: a signature that does not verify.
@@ -98,13 +104,13 @@ const REFUND_EVENT = { SUCCESS: ['REFUND.SUCCESS', '退款成功'], ABNORMAL: ['
 export function v3Notification(
   keys: V3Keys,
   merchant: SandboxMerchant,
-  kind: { eventType: string; summary: string; originalType: 'transaction' | 'refund'; plaintext: Record<string, unknown> },
+  kind: { id: string; eventType: string; summary: string; originalType: 'transaction' | 'refund'; plaintext: Record<string, unknown> },
   corrupt: boolean,
 ): PreparedNotification {
   if (!merchant.apiV3Key) throw new Error(`sandbox: merchant ${merchant.mchId} has no apiV3Key for a v3 notification`);
   const resource = aesGcmEncrypt(JSON.stringify(kind.plaintext), merchant.apiV3Key, kind.originalType);
   const body = JSON.stringify({
-    id: randomUUID(),
+    id: kind.id,
     create_time: rfc3339Beijing(Date.now()),
     resource_type: 'encrypt-resource',
     event_type: kind.eventType,
@@ -122,12 +128,12 @@ export function v3Notification(
 }
 
 export function paymentNotification(keys: V3Keys, trade: Trade, merchant: SandboxMerchant, corrupt: boolean): PreparedNotification {
-  return v3Notification(keys, merchant, { eventType: 'TRANSACTION.SUCCESS', summary: '支付成功', originalType: 'transaction', plaintext: transactionJson(trade, false) }, corrupt);
+  return v3Notification(keys, merchant, { id: notificationId(`transaction:${trade.mchId}:${trade.transactionId}`), eventType: 'TRANSACTION.SUCCESS', summary: '支付成功', originalType: 'transaction', plaintext: transactionJson(trade, false) }, corrupt);
 }
 
 export function refundNotification(keys: V3Keys, r: SandboxRefund, merchant: SandboxMerchant, corrupt: boolean): PreparedNotification {
   const [eventType, summary] = REFUND_EVENT[V3_REFUND_STATUS[r.status]];
-  return v3Notification(keys, merchant, { eventType, summary, originalType: 'refund', plaintext: refundNotifyResource(r) }, corrupt);
+  return v3Notification(keys, merchant, { id: notificationId(`refund:${r.mchId}:${r.refundId}:${r.status}`), eventType, summary, originalType: 'refund', plaintext: refundNotifyResource(r) }, corrupt);
 }
 
 /** Merchants acknowledge a v3 notification with HTTP 200 or 204. */
