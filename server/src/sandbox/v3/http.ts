@@ -64,7 +64,9 @@ export function authenticate(req: FastifyRequest, state: SandboxState, keys: V3K
   const merchant = state.merchantByMchId(auth.mchid);
   if (!merchant) throw new V3Error(400, 'MCH_NOT_EXISTS', '商户号不存在');
   const cert = keys.merchantCert(merchant.mchId);
-  if (!cert || auth.serial_no.toUpperCase() !== cert.serial) {
+  // Serials compared as numbers: upper or lower case, with or without X.509's leading zero.
+  const norm = (x: string) => x.toUpperCase().replace(/^0+/, '');
+  if (!cert || norm(auth.serial_no) !== norm(cert.serial)) {
     throw new V3Error(401, 'SIGN_ERROR', '商户证书序列号有误。请使用签名私钥匹配的证书序列号', undefined, 'SERIAL_NO_MISMATCH');
   }
   const ts = /^\d{1,12}$/.test(auth.timestamp) ? Number(auth.timestamp) : NaN;

@@ -25,6 +25,10 @@ t.test('SIGN_ERROR: missing or malformed Authorization, wrong serial_no, stale t
   t.match(serial.json, { code: 'SIGN_ERROR', message: /证书序列号/ });
   t.equal(serial.headers.get('x-sandbox-error'), 'SERIAL_NO_MISMATCH');
 
+  const serial0 = (await import('./helpers.js')).merchantKeys(sb).serial;
+  const lower = await v3(sb, 'POST', PATH, { ...body, out_trade_no: `${body.out_trade_no.slice(0, 30)}LZ` }, { serialNo: serial0.toLowerCase().replace(/^0+/, '') });
+  t.equal(lower.status, 200, 'serial_no in lower case without its leading zero is the same serial');
+
   const stale = await v3(sb, 'POST', PATH, body, { timestamp: String(Math.floor(Date.now() / 1000) - 301) });
   t.equal(stale.status, 401);
   t.match(stale.json, { code: 'SIGN_ERROR', message: /过期/ });
