@@ -7,7 +7,7 @@
 // (and /pay/, as WeChat's one host serves both) that requires a client certificate issued by the
 // sandbox's own CA (pki.ts), as WeChat requires the merchant certificate for refunds.
 // API v3 (/v3/, v3/routes.ts) is on the plain listener, on the same state, faults and notifiers, signed
-// with WeChat Pay keys from pki.ts; buildSandbox, having no PKI, has no /v3/.
+// with WeChat Pay keys from pki.ts; buildSandbox has /v3/ only when given a pkiDir.
 import { lstatSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,9 +175,13 @@ function coreFactory(opts: SandboxOptions, pki?: SandboxPki): (app: FastifyInsta
   };
 }
 
-/** The plain listener's app alone (for app.inject); /secapi/ needs startSandbox's TLS listener. */
-export async function buildSandbox(opts: SandboxOptions): Promise<FastifyInstance> {
-  return (await buildPlain(opts, coreFactory(opts))).app;
+/**
+ * The plain listener's app alone (for app.inject); /secapi/ needs startSandbox's TLS listener. With a
+ * pkiDir (the keys made there, or reused), API v3 (/v3/) too; without one there are no keys, so no /v3/.
+ */
+export async function buildSandbox(opts: SandboxOptions & { pkiDir?: string }): Promise<FastifyInstance> {
+  const pki = opts.pkiDir !== undefined ? ensureSandboxPki(opts.pkiDir, opts.merchants.map((m) => m.mchId)) : undefined;
+  return (await buildPlain(opts, coreFactory(opts, pki))).app;
 }
 
 /** The TLS listener: client certificates from the sandbox CA only, refused at the handshake otherwise. */

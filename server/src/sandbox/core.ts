@@ -15,7 +15,7 @@ export interface SandboxCore {
   refundNotifier: RefundNotifier;
   /** single-use OAuth codes (公众号 authorize, mobile SDK sendAuth), redeemed by /sns/oauth2/access_token */
   oauthCodes: OAuthCodes;
-  /** API v3's keys and signing modes (absent in buildSandbox, which has no PKI: no /v3/ routes there) */
+  /** API v3's keys and signing modes (absent in a buildSandbox without pkiDir: no /v3/ routes there) */
   v3?: V3Keys;
   /** 1 = WeChat's real timing */
   timeScale: number;
