@@ -74,8 +74,11 @@ export function authenticate(req: FastifyRequest, state: SandboxState, keys: V3K
     throw new V3Error(401, 'SIGN_ERROR', '签名过期，请检查请求时间戳timestamp是否在5分钟内', undefined, 'TIMESTAMP_EXPIRED');
   }
   const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-  if (!rsaVerify(requestMessage(req.method, req.url, auth.timestamp, auth.nonce_str, raw), auth.signature, cert.certPem)) {
-    throw new V3Error(401, 'SIGN_ERROR', '错误的签名，验签失败', undefined, 'BAD_SIGNATURE');
+  const message = requestMessage(req.method, req.url, auth.timestamp, auth.nonce_str, raw);
+  if (!rsaVerify(message, auth.signature, cert.certPem)) {
+    // As WeChat's detail does: what was verified, so a merchant can compare it with what it signed.
+    const signInformation = { method: req.method, url: req.url.split('?')[0], sign_message_length: Buffer.byteLength(message), truncated_sign_message: message.slice(0, 100) };
+    throw new V3Error(401, 'SIGN_ERROR', '错误的签名，验签失败', { detail: { issue: 'sign not match' }, field: 'signature', location: 'authorization', sign_information: signInformation }, 'BAD_SIGNATURE');
   }
   if (!merchant.apiV3Key) throw new V3Error(403, 'NO_AUTH', '商户未设置APIv3密钥，请在商户平台设置后再调用');
   const ctx: V3Ctx = { merchant, auth };

@@ -38,7 +38,7 @@ t.test('SIGN_ERROR: missing or malformed Authorization, wrong serial_no, stale t
   const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const forged = await v3(sb, 'POST', PATH, body, { key: otherKey });
   t.equal(forged.status, 401);
-  t.match(forged.json, { code: 'SIGN_ERROR', message: /验签失败/ });
+  t.match(forged.json, { code: 'SIGN_ERROR', message: /验签失败/, detail: { field: 'signature', location: 'authorization', sign_information: { method: 'POST', url: PATH, truncated_sign_message: /^POST\n\/v3\/pay\/transactions\/jsapi\n/ } } });
   t.equal(forged.headers.get('x-sandbox-error'), 'BAD_SIGNATURE');
 
   const tampered = await v3(sb, 'POST', PATH, body, { signedBody: JSON.stringify({ ...body, amount: { total: 1 } }) });
