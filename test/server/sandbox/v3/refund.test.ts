@@ -113,3 +113,19 @@ t.test('refund outcome faults: CHANGE → ABNORMAL (REFUND.ABNORMAL); notify to 
   });
   t.equal(q.status, 'ABNORMAL');
 });
+
+t.test('one ledger: a v2 refund (secapi) of a v2 trade is seen by the v3 query, a v3 refund of it counts against v2', async (t) => {
+  const { paidTrade: v2PaidTrade, refundClient } = await import('../refund-helpers.js');
+  const sb = await v3Sandbox(t);
+  const client = refundClient(t, sb);
+  const trade = await v2PaidTrade(sb, { totalFee: 1000 });
+  await client.refund({ out_trade_no: trade.outTradeNo, out_refund_no: 'V2R1', total_fee: 1000, refund_fee: 600 });
+  const q = await v3(sb, 'GET', '/v3/refund/domestic/refunds/V2R1');
+  t.match(q.json, { out_refund_no: 'V2R1', out_trade_no: trade.outTradeNo, transaction_id: trade.transactionId, amount: { refund: 600, total: 1000 } });
+  const over = await v3(sb, 'POST', '/v3/refund/domestic/refunds', { out_trade_no: trade.outTradeNo, out_refund_no: 'V3R1', amount: { refund: 401, total: 1000, currency: 'CNY' } });
+  t.match(over.json, { code: 'INVALID_REQUEST', message: /可退金额/ }, 'the v2 refund counts');
+  const rest = await v3(sb, 'POST', '/v3/refund/domestic/refunds', { out_trade_no: trade.outTradeNo, out_refund_no: 'V3R2', amount: { refund: 400, total: 1000, currency: 'CNY' } });
+  t.equal(rest.status, 200);
+  const v2q = await client.refundQuery({ out_refund_no: 'V3R2' });
+  t.match(v2q, { out_trade_no: trade.outTradeNo });
+});
