@@ -101,7 +101,7 @@ export interface RefundRoutesOptions {
 
 export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptions): Promise<void> {
   const { core, secure } = opts;
-  const { state, faults, refunds, refundNotifier } = core;
+  const { state, faults, refunds } = core;
   takeRawBodies(app);
   xmlErrorHandler(app);
 

@@ -10,10 +10,9 @@ export function rfc3339Beijing(ms: number): string {
 export function parseRfc3339(s: string): number | undefined {
   const m = RFC3339_RE.exec(s);
   if (!m) return undefined;
-  const [, y, mo, d, h, mi, se] = m.map(Number) as number[];
-  if ((mo as number) < 1 || (mo as number) > 12 || (d as number) < 1 || (d as number) > 31 || (h as number) > 23 || (mi as number) > 59 || (se as number) > 59) return undefined;
+  const [mo, d, h, mi, se] = m.slice(2, 7).map(Number) as [number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) return undefined;
   const ms = Date.parse(s);
   if (!Number.isFinite(ms)) return undefined;
-  void y;
   return ms;
 }
