@@ -6,6 +6,8 @@
 // Two listeners share one state: the plain one (everything but /secapi/), and a TLS one for /secapi/
 // (and /pay/, as WeChat's one host serves both) that requires a client certificate issued by the
 // sandbox's own CA (pki.ts), as WeChat requires the merchant certificate for refunds.
+// API v3 (/v3/, v3/routes.ts) is on the plain listener, on the same state, faults and notifiers, signed
+// with WeChat Pay keys from pki.ts; buildSandbox has /v3/ only when given a pkiDir.
 import { lstatSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,10 +28,14 @@ import { OAuthCodes, snsRoutes } from './sns-routes.js';
 import { SandboxState, type SandboxMerchant } from './state.js';
 import { weixinRoutes } from './weixin-routes.js';
 import { jsbridgeRoutes } from './jsbridge.js';
+import { V3Keys } from './v3/keys.js';
+import { v3Routes } from './v3/routes.js';
+import { checkApiV3Key } from '../wechat/v3/crypto.js';
 import { JsapiTickets, OauthUsers, oauthRoutes } from './oauth-routes.js';
 
 export type { SandboxMerchant } from './state.js';
-export type { MerchantCertFiles } from './pki.js';
+export type { MerchantCertFiles, WechatpayKeys } from './pki.js';
+export type { SigningMode } from './v3/keys.js';
 
 export interface SandboxOptions {
   /** refundNotifyUrl: what the merchant platform would have configured for refund notifications */
@@ -94,6 +100,13 @@ function checkMerchants(merchants: SandboxMerchant[]): void {
     for (const f of ['appid', 'mchId', 'key', 'secret'] as const) {
       if (typeof m[f] !== 'string' || m[f] === '') throw new TypeError(`sandbox: merchant ${f} must be a non-empty string`);
     }
+    if (m.apiV3Key !== undefined) {
+      try {
+        checkApiV3Key(m.apiV3Key);
+      } catch {
+        throw new TypeError('sandbox: merchant apiV3Key must be 32 bytes');
+      }
+    }
   }
 }
 
@@ -128,13 +141,15 @@ async function buildPlain(opts: SandboxOptions, makeCore: (app: FastifyInstance)
   await app.register(snsRoutes, { state, faults, codes: core.oauthCodes });
   await app.register(oauthRoutes, { state, codes: core.oauthCodes, users: new OauthUsers(), tickets, ...(opts.oauthDomains ? { domains: opts.oauthDomains } : {}) });
   await app.register(jsbridgeRoutes, { state });
-  await app.register(controlRoutes, { state, faults, notifier });
-  await app.register(channelCashierRoutes, { state, faults, notifier });
+  await app.register(controlRoutes, { state, faults, notifier, ...(core.v3 ? { v3: core.v3 } : {}) });
+  await app.register(channelCashierRoutes, { state, faults, notifier, ...(core.v3 ? { v3: core.v3 } : {}) });
   await app.register(refundControlRoutes, { core });
+  if (core.v3) await app.register(v3Routes, { core, keys: core.v3 });
   return { app, core };
 }
 
-function coreFactory(opts: SandboxOptions): (app: FastifyInstance) => SandboxCore {
+/** `pki`: API v3 needs the sandbox's keys (startSandbox has them; buildSandbox does not, so it has no /v3/). */
+function coreFactory(opts: SandboxOptions, pki?: SandboxPki): (app: FastifyInstance) => SandboxCore {
   checkMerchants(opts.merchants);
   const timeScale = opts.timeScale ?? 1;
   if (!(typeof timeScale === 'number' && Number.isFinite(timeScale) && timeScale > 0)) {
@@ -146,21 +161,27 @@ function coreFactory(opts: SandboxOptions): (app: FastifyInstance) => SandboxCor
   }
   return (app) => {
     const state = new SandboxState(opts.merchants, opts.now ?? Date.now);
+    const v3 = pki ? new V3Keys(pki) : undefined;
     return {
       state,
       oauthCodes: new OAuthCodes(state),
       faults: new Faults(closeorderMinAge),
-      notifier: new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
+      notifier: new Notifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }, v3),
       refunds: new RefundLedger(),
-      refundNotifier: new RefundNotifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }),
+      refundNotifier: new RefundNotifier({ fetch: opts.fetch ?? globalThis.fetch, timeScale, log: app.log }, v3),
+      ...(v3 ? { v3 } : {}),
       timeScale,
     };
   };
 }
 
-/** The plain listener's app alone (for app.inject); /secapi/ needs startSandbox's TLS listener. */
-export async function buildSandbox(opts: SandboxOptions): Promise<FastifyInstance> {
-  return (await buildPlain(opts, coreFactory(opts))).app;
+/**
+ * The plain listener's app alone (for app.inject); /secapi/ needs startSandbox's TLS listener. With a
+ * pkiDir (the keys made there, or reused), API v3 (/v3/) too; without one there are no keys, so no /v3/.
+ */
+export async function buildSandbox(opts: SandboxOptions & { pkiDir?: string }): Promise<FastifyInstance> {
+  const pki = opts.pkiDir !== undefined ? ensureSandboxPki(opts.pkiDir, opts.merchants.map((m) => m.mchId)) : undefined;
+  return (await buildPlain(opts, coreFactory(opts, pki))).app;
 }
 
 /** The TLS listener: client certificates from the sandbox CA only, refused at the handshake otherwise. */
@@ -203,6 +224,8 @@ export interface SandboxCerts {
   ca: string;
   /** per mch_id: apiclient_cert.p12 (RC2-40, passphrase = mch_id), apiclient_cert.pem, apiclient_key.pem */
   merchants: Record<string, MerchantCertFiles>;
+  /** WeChat Pay's API v3 keys: what answers and notifications are signed with (GET/POST /sandbox/v3/signing picks which) */
+  wechatpay: { publicKeyId: string; publicKeyPem: string; publicKeyPath: string; platformSerial: string; platformCertPem: string; platformCertPath: string };
 }
 
 export interface StartedSandbox {
@@ -232,7 +255,7 @@ export async function startSandbox(
 ): Promise<StartedSandbox> {
   const host = opts.host ?? '127.0.0.1';
   const pki = ensureSandboxPki(opts.pkiDir ?? defaultPkiDir(), opts.merchants.map((m) => m.mchId));
-  const { app, core } = await buildPlain(opts, coreFactory(opts));
+  const { app, core } = await buildPlain(opts, coreFactory(opts, pki));
   let secapiApp: FastifyInstance | undefined;
   try {
     secapiApp = await buildSecapi(opts, core, pki);
@@ -251,7 +274,20 @@ export async function startSandbox(
   return {
     url: `http://${shownHost(host)}:${portOf(app)}`,
     secapiUrl: `https://${shownHost(host)}:${portOf(secure)}`,
-    certs: { dir: pki.dir, caPath: pki.caPath, ca: pki.caPem, merchants: pki.merchants },
+    certs: {
+      dir: pki.dir,
+      caPath: pki.caPath,
+      ca: pki.caPem,
+      merchants: pki.merchants,
+      wechatpay: {
+        publicKeyId: pki.wechatpay.publicKeyId,
+        publicKeyPem: pki.wechatpay.publicKeyPem,
+        publicKeyPath: pki.wechatpay.publicKeyPath,
+        platformSerial: pki.wechatpay.platformSerial,
+        platformCertPem: pki.wechatpay.platformCertPem,
+        platformCertPath: pki.wechatpay.platformCertPath,
+      },
+    },
     app,
     secapiApp: secure,
     close: async () => {

@@ -1,7 +1,8 @@
 // The WeChat clients of the other channels, played by the sandbox:
 // - POST /sandbox/app-cashier: the mobile app's WeChat SDK (PayReq). It takes the seven APP params and
 //   checks `sign` as WeChat does: over appid, partnerid, prepayid, package, noncestr, timestamp (the
-//   lower-case keys), with the merchant key and the sign type the trade's unifiedorder used. It answers
+//   lower-case keys), with the merchant key and the sign type the trade's unifiedorder used; for a
+//   prepay made by API v3, RSA-SHA256 over appid, timestamp, noncestr, prepayid (merchant certificate). It answers
 //   as the SDK's PayResp does: errCode 0 paid, -2 cancelled, -1 failed (errStr says why).
 // - POST /sandbox/scan: a WeChat user scanning a Native code_url (weixin://wxpay/bizpayurl?pr=…) and paying.
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -11,11 +12,15 @@ import type { Faults } from './faults.js';
 import type { Notifier } from './notifier.js';
 import { payTrade, unpayable } from './pay-trade.js';
 import type { SandboxState } from './state.js';
+import { appPayMessage, rsaVerify } from '../wechat/v3/crypto.js';
+import type { V3Keys } from './v3/keys.js';
 
 export interface ChannelCashierOptions {
   state: SandboxState;
   faults: Faults;
   notifier: Notifier;
+  /** API v3's keys: a v3 APP prepay's sign is RSA over appid, timestamp, noncestr, prepayid (merchant certificate key) */
+  v3?: V3Keys;
 }
 
 const APP_FIELDS = ['appid', 'partnerid', 'prepayid', 'package', 'noncestr', 'timestamp', 'sign'] as const;
@@ -65,8 +70,13 @@ export async function channelCashierRoutes(app: FastifyInstance, opts: ChannelCa
     if (trade.mchId !== p.partnerid) return refuse('PARTNERID_MISMATCH', 'partnerid and prepayid do not match');
     const merchant = state.binding(trade.appid, trade.mchId);
     if (!merchant || !isSignType(trade.signType)) return refuse('PREPAY_NOT_FOUND', 'prepayid invalid');
-    const signed = { appid: p.appid, partnerid: p.partnerid, prepayid: p.prepayid, package: p.package, noncestr: p.noncestr, timestamp: p.timestamp, sign: p.sign };
-    if (!verifySign(signed, merchant.key, trade.signType)) return refuse('SIGN_INVALID', '签名错误');
+    if (trade.api === 'v3') {
+      const cert = opts.v3?.merchantCert(trade.mchId);
+      if (!cert || !rsaVerify(appPayMessage(p.appid, p.timestamp, p.noncestr, p.prepayid), p.sign, cert.certPem)) return refuse('SIGN_INVALID', '签名错误');
+    } else {
+      const signed = { appid: p.appid, partnerid: p.partnerid, prepayid: p.prepayid, package: p.package, noncestr: p.noncestr, timestamp: p.timestamp, sign: p.sign };
+      if (!verifySign(signed, merchant.key, trade.signType)) return refuse('SIGN_INVALID', '签名错误');
+    }
     const cannot = unpayable(state, trade);
     if (cannot) return refuse(cannot.code, cannot.detail);
     const payer = typeof b.openid === 'string' ? b.openid : undefined;

@@ -3,18 +3,22 @@
 // The fault JSON shape is documented at the top of faults.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { isSignType, verifySign } from '../wechat/sign.js';
+import { isSignType, verifySign, type SignType } from '../wechat/sign.js';
 import { CloseorderSettingSchema, FaultsBodySchema, LoginFaultSchema, NotifyFaultSchema, PayApiFaultSchema, SubscribeFaultSchema, type Faults, type FaultsBody } from './faults.js';
 import type { Notifier } from './notifier.js';
 import { RefundArmedProps } from './refund-faults.js';
 import { payTrade, unpayable } from './pay-trade.js';
 import type { SandboxState } from './state.js';
 import { DeliveryFields } from './delivery.js';
+import { jsapiPayMessage, rsaVerify } from '../wechat/v3/crypto.js';
+import type { V3Keys } from './v3/keys.js';
 
 export interface ControlRoutesOptions {
   state: SandboxState;
   faults: Faults;
   notifier: Notifier;
+  /** API v3's keys: a v3 prepay's paySign (signType RSA) verifies with the merchant's API certificate */
+  v3?: V3Keys;
 }
 
 const ErrorSchema = Type.Object({
@@ -111,7 +115,8 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
         if (typeof v !== 'string') return refuse('PARAM_TYPE', `parameter error: parameter.${name} should be String instead of ${typeName(v)};`);
       }
       const p = b as Record<(typeof fields)[number], string> & { outcome?: string };
-      if (!isSignType(p.signType)) return refuse('SIGN_TYPE_INVALID', `invalid signType ${p.signType}`);
+      const rsa = p.signType === 'RSA' && opts.v3 !== undefined;
+      if (!rsa && !isSignType(p.signType)) return refuse('SIGN_TYPE_INVALID', `invalid signType ${p.signType}`);
       const m = /^prepay_id=(.+)$/.exec(p.package);
       if (!m) return refuse('PACKAGE_INVALID', 'package error: expected prepay_id=...');
       const trade = state.tradeByPrepayId(m[1] as string);
@@ -119,10 +124,20 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
       if (trade.appid !== p.appId) return refuse('APPID_MISMATCH', 'appId and prepay_id do not match');
       const merchant = state.binding(trade.appid, trade.mchId);
       if (!merchant) return refuse('PREPAY_NOT_FOUND', 'prepay_id invalid');
-      const signed = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign };
-      if (!verifySign(signed, merchant.key, p.signType)) return refuse('PAYSIGN_INVALID', '支付验证签名失败');
-      // WeChat: the signType here must be the one unifiedorder was signed with.
-      if (p.signType !== trade.signType) return refuse('SIGN_TYPE_MISMATCH', '支付验证签名失败');
+      if (trade.api === 'v3' || rsa) {
+        // API v3: paySign is RSA-SHA256 over appId, timeStamp, nonceStr, package with the merchant's API
+        // certificate key; a v3 prepay takes nothing else, a v2 one never RSA.
+        // (a v2 prepay answers RSA as v2 always has: an unknown signType)
+        if (trade.api !== 'v3') return refuse('SIGN_TYPE_INVALID', `invalid signType ${p.signType}`);
+        if (!rsa) return refuse('SIGN_TYPE_MISMATCH', '支付验证签名失败');
+        const cert = opts.v3?.merchantCert(trade.mchId);
+        if (!cert || !rsaVerify(jsapiPayMessage(p.appId, p.timeStamp, p.nonceStr, p.package), p.paySign, cert.certPem)) return refuse('PAYSIGN_INVALID', '支付验证签名失败');
+      } else {
+        const signed = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign };
+        if (!verifySign(signed, merchant.key, p.signType as SignType)) return refuse('PAYSIGN_INVALID', '支付验证签名失败');
+        // WeChat: the signType here must be the one unifiedorder was signed with.
+        if (p.signType !== trade.signType) return refuse('SIGN_TYPE_MISMATCH', '支付验证签名失败');
+      }
       const cannot = unpayable(state, trade);
       if (cannot) return refuse(cannot.code, cannot.detail);
 

@@ -1,7 +1,9 @@
 // The delivery machinery WeChat uses for every notification it posts (payment results, refund
 // results): each attempt is POSTed, `copies` times for the duplicate fault, and retried on WeChat's
 // schedule (time-scaled) until one is answered 2xx with return_code SUCCESS; every attempt is logged.
-// What differs between kinds of notification is only what is posted and how an attempt is named.
+// What differs between kinds of notification is what is posted (v2 XML, or API v3's signed JSON with
+// its own headers), what counts as accepted (v2: return_code SUCCESS; v3: HTTP 200 or 204) and how an
+// attempt is named.
 import { Type } from '@sinclair/typebox';
 import { parseXml } from '../wechat/xml.js';
 import type { NotifyPlan } from './faults.js';
@@ -54,8 +56,16 @@ export interface NotificationKind<T, Id extends object> {
   /** in the user agent and in log lines */
   name: string;
   url(item: T): string | undefined;
-  body(item: T, merchant: SandboxMerchant, corrupt: boolean): string;
+  /** the body (posted as text/xml), or a body with its own headers (API v3: JSON, signed in headers) */
+  body(item: T, merchant: SandboxMerchant, corrupt: boolean): string | PreparedNotification;
+  /** whether the merchant's answer ends the series (default: 2xx with return_code SUCCESS) */
+  accepted?(item: T, status: number, reply: string): boolean;
   identify(item: T): Id;
+}
+
+export interface PreparedNotification {
+  body: string;
+  headers: Record<string, string>;
 }
 
 export interface DeliveryOptions {
@@ -67,7 +77,8 @@ export interface DeliveryOptions {
 const MAX_REPLY_CHARS = 2000;
 const MAX_LOG = 10_000;
 
-function isSuccessReply(status: number | null, body: string): boolean {
+/** v2's acknowledgement: 2xx with return_code SUCCESS. */
+export function isXmlSuccess(status: number | null, body: string): boolean {
   if (status === null || status < 200 || status > 299) return false;
   try {
     return parseXml(body).return_code === 'SUCCESS';
@@ -141,7 +152,9 @@ export class XmlNotifier<T, Id extends object> {
 
   private async deliver(item: T, merchant: SandboxMerchant, plan: NotifyPlan, n: number, copy: number): Promise<boolean> {
     const at = new Date().toISOString();
-    const body = this.kind.body(item, merchant, plan.corrupt);
+    const prepared = this.kind.body(item, merchant, plan.corrupt);
+    const body = typeof prepared === 'string' ? prepared : prepared.body;
+    const headers = typeof prepared === 'string' ? { 'content-type': 'text/xml; charset=utf-8' } : prepared.headers;
     const signal = AbortSignal.any([this.closing.signal, AbortSignal.timeout(attemptTimeoutMs(this.opts.timeScale))]);
     let status: number | null = null;
     let reply = '';
@@ -149,7 +162,7 @@ export class XmlNotifier<T, Id extends object> {
     try {
       const res = await this.opts.fetch(this.kind.url(item) as string, {
         method: 'POST',
-        headers: { 'content-type': 'text/xml; charset=utf-8', 'user-agent': `Mozilla/4.0 (WeChat Pay sandbox ${this.kind.name})` },
+        headers: { ...headers, 'user-agent': `Mozilla/4.0 (WeChat Pay sandbox ${this.kind.name})` },
         body,
         signal,
         redirect: 'manual',
@@ -161,7 +174,8 @@ export class XmlNotifier<T, Id extends object> {
       error = e.name === 'TimeoutError' || e.name === 'AbortError' ? (this.closed ? 'aborted' : 'timeout') : e.message;
     }
     if (this.closed && error === 'aborted') return false;
-    const success = error === undefined && isSuccessReply(status, reply);
+    const success =
+      error === undefined && status !== null && (this.kind.accepted ? this.kind.accepted(item, status, reply) : isXmlSuccess(status, reply));
     this.record({
       ...this.kind.identify(item),
       attempt: n,

@@ -24,13 +24,15 @@ export const DEMO_APPS = {
 
 /**
  * The sandbox's merchant entries for a config: every configured app bound to the one merchant
- * (per-appid openids, as at WeChat), each knowing what kind of app it is.
+ * (per-appid openids, as at WeChat), each knowing what kind of app it is, with the APIv3 key when
+ * the config has one (config.pay.v3).
  */
 export function sandboxMerchantsFor(config: {
   apps: Partial<Record<'mp' | 'oa' | 'open', { kind: 'mp' | 'oa' | 'open'; appid: string; appsecret: string }>>;
-  pay: { mchId: string; apiKey: string };
-}): { appid: string; mchId: string; key: string; secret: string; kind: 'mp' | 'oa' | 'open' }[] {
+  pay: { mchId: string; apiKey: string; v3?: { apiV3Key: string } };
+}): { appid: string; mchId: string; key: string; secret: string; kind: 'mp' | 'oa' | 'open'; apiV3Key?: string }[] {
+  const apiV3Key = config.pay.v3?.apiV3Key;
   return Object.values(config.apps).flatMap((a) =>
-    a ? [{ appid: a.appid, mchId: config.pay.mchId, key: config.pay.apiKey, secret: a.appsecret, kind: a.kind }] : [],
+    a ? [{ appid: a.appid, mchId: config.pay.mchId, key: config.pay.apiKey, secret: a.appsecret, kind: a.kind, ...(apiV3Key ? { apiV3Key } : {}) }] : [],
   );
 }

@@ -4,7 +4,8 @@
  * Body (JSON; every part optional, each part one rule or an array of rules; a POST adds to what is armed):
  *
  * {
- *   "notify": {                       // payment notifications (one notification = one payment's series of attempts)
+ *   "notify": {                       // payment notifications (one notification = one payment's series of attempts),
+ *                                     //   v2 XML or v3 JSON alike (v3 corrupt: a Wechatpay-Signature that does not verify)
  *     "action": "drop"                // never deliver it (GET /sandbox/notifications shows it with dropped: true)
  *             | "duplicate"           // every attempt is posted `copies` times at once (default 2, at most 100)
  *             | "delay"               // wait `delayMs` (real milliseconds, not scaled) before the first attempt
@@ -14,8 +15,11 @@
  *     "delayMs": 1000,                // for "delay"
  *     "copies": 2                     // for "duplicate"
  *   },
- *   "payApi": {                       // POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder
- *     "action": "SYSTEMERROR"         // answer result_code FAIL, err_code SYSTEMERROR (signed, as WeChat does)
+ *   "payApi": {                       // POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder, and their API v3
+ *                                     // equivalents: unifiedorder = POST /v3/pay/transactions/{jsapi,app,native},
+ *                                     // orderquery = GET /v3/pay/transactions/{out-trade-no,id}/…, closeorder = …/close
+ *     "action": "SYSTEMERROR"         // answer result_code FAIL, err_code SYSTEMERROR (signed, as WeChat does);
+ *                                     //   v3: HTTP 500 {code: SYSTEM_ERROR}, signed
  *             | "hang",               // never answer (the caller must time out); released when the sandbox closes
  *     "count": 1,                     // how many calls it applies to (default 1)
  *     "api": "unifiedorder" | "orderquery" | "closeorder"   // default: any of them

@@ -2,7 +2,8 @@
 // page `WeixinJSBridge.invoke('getBrandWCPayRequest', …)` and the JS-SDK's `wx.config` / `wx.ready` /
 // `wx.error` / `wx.chooseWXPay`. The pay sheet lives in a frame on the sandbox's own origin (as
 // WeChat's is native: the page cannot script it); it pays at /sandbox/cashier, which checks paySign
-// as the WeChat client does, and checks wx.config's signature at /sandbox/jssdk/verify.
+// as the WeChat client does (MD5 / HMAC-SHA256 for a v2 prepay, signType RSA for an API v3 one), and
+// checks wx.config's signature at /sandbox/jssdk/verify.
 // The page script talks to the frame by postMessage only, checking the frame's origin.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';

@@ -39,7 +39,10 @@ function portFrom(value: string | undefined): number {
   return n;
 }
 
-const { merchant, fromEnv } = merchantFromEnv(process.env);
+const { merchant: v2Merchant, fromEnv } = merchantFromEnv(process.env);
+// API v3's key: WECHATPAY_APIV3_KEY (32 bytes), else the demo one.
+const merchant: SandboxMerchant = { ...v2Merchant, apiV3Key: process.env.WECHATPAY_APIV3_KEY || DEMO_MERCHANT.apiV3Key };
+if (Buffer.byteLength(merchant.apiV3Key as string) !== 32) fail('WECHATPAY_APIV3_KEY must be 32 bytes');
 // The 公众号 and the mobile app under the same merchant: from the environment, or the demo ones.
 const otherApps: SandboxMerchant[] = (
   [
@@ -50,7 +53,7 @@ const otherApps: SandboxMerchant[] = (
   const appid = process.env[idVar] || DEMO_APPS[kind].appid;
   const secret = process.env[secretVar] || DEMO_APPS[kind].secret;
   if (!process.env[idVar] !== !process.env[secretVar]) fail(`${idVar} and ${secretVar} go together`);
-  return { appid, secret, mchId: merchant.mchId, key: merchant.key, kind };
+  return { appid, secret, mchId: merchant.mchId, key: merchant.key, kind, apiV3Key: merchant.apiV3Key as string };
 });
 const port = portFrom(process.env.SANDBOX_PORT);
 const secapiPort = process.env.SANDBOX_SECAPI_PORT ? portFrom(process.env.SANDBOX_SECAPI_PORT) : port === 0 ? 0 : port + 1;
@@ -75,6 +78,8 @@ try {
 say(`WeChat sandbox listening on ${sandbox.url}`);
 say(`  api.weixin.qq.com:     ${sandbox.url}/sns/jscode2session, ${sandbox.url}/cgi-bin/token`);
 say(`  api.mch.weixin.qq.com: ${sandbox.url}/pay/unifiedorder, /pay/orderquery, /pay/closeorder, /pay/refundquery, /pay/downloadbill`);
+say(`  API v3:                ${sandbox.url}/v3/pay/transactions/jsapi|app|native, /v3/refund/domestic/refunds, /v3/bill/tradebill, /v3/certificates`);
+say(`    WeChat Pay public key ${sandbox.certs.wechatpay.publicKeyId}: ${sandbox.certs.wechatpay.publicKeyPath}; platform certificate ${sandbox.certs.wechatpay.platformSerial}: ${sandbox.certs.wechatpay.platformCertPath}`);
 say(`  /secapi/ (mutual TLS): ${sandbox.secapiUrl}/secapi/pay/refund (trust the CA ${sandbox.certs.caPath})`);
 say(`  control:               ${sandbox.url}/sandbox/ (login-codes, cashier, faults, notifications, merchants)`);
 say('  closeorder within 5 minutes of unifiedorder is refused (SYSTEMERROR), as WeChat documents;');

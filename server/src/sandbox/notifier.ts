@@ -1,8 +1,10 @@
 import { nonceStr } from '../wechat/nonce.js';
 import { sign } from '../wechat/sign.js';
 import { toXml } from '../wechat/xml.js';
-import { XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
+import { isXmlSuccess, XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
 import type { SandboxMerchant, Trade } from './state.js';
+import type { V3Keys } from './v3/keys.js';
+import { paymentNotification, v3Accepted } from './v3/resources.js';
 
 export { attemptTimeoutMs, retryDelayMs, RETRY_SCHEDULE_S } from './delivery.js';
 
@@ -40,14 +42,19 @@ export function notifyFields(trade: Trade, merchant: SandboxMerchant, corrupt: b
   return clean;
 }
 
-/** Posts payment notifications to notify_url on WeChat's schedule until one is answered SUCCESS. */
+/**
+ * Posts payment notifications to notify_url on WeChat's schedule until one is answered SUCCESS: v2 XML
+ * for a trade made by API v2, API v3's encrypted JSON (accepted with HTTP 200/204) for one made by v3.
+ */
 export class Notifier extends XmlNotifier<Trade, { outTradeNo: string; transactionId: string; notifyUrl: string }> {
-  constructor(opts: DeliveryOptions) {
+  constructor(opts: DeliveryOptions, v3?: V3Keys) {
     super(
       {
         name: 'notifier',
         url: (trade) => trade.notifyUrl,
-        body: (trade, merchant, corrupt) => toXml(notifyFields(trade, merchant, corrupt)),
+        body: (trade, merchant, corrupt) =>
+          trade.api === 'v3' && v3 ? paymentNotification(v3, trade, merchant, corrupt) : toXml(notifyFields(trade, merchant, corrupt)),
+        accepted: (trade, status, reply) => (trade.api === 'v3' ? v3Accepted(status) : isXmlSuccess(status, reply)),
         identify: (trade) => ({ outTradeNo: trade.outTradeNo, transactionId: trade.transactionId ?? '', notifyUrl: trade.notifyUrl }),
       },
       opts,

@@ -1,7 +1,8 @@
 // The sandbox's own certificate authority: it signs the TLS listener's server certificate (for
 // 127.0.0.1, ::1 and localhost) and one client certificate per merchant (CN = mch_id), which it writes
 // as WeChat delivers them: apiclient_cert.p12 (RC2-40, passphrase = mch_id), apiclient_cert.pem and
-// apiclient_key.pem. Made once per directory and reused after (`npm start` keeps them in .data/).
+// apiclient_key.pem; and WeChat Pay's own API v3 keys (a public key with its PUB_KEY_ID_ id, and a
+// platform certificate) in dir/wechatpay/. Made once per directory and reused after (`npm start` keeps them in .data/).
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,27 @@ export interface MerchantCertFiles {
   /** apiclient_cert.pem / apiclient_key.pem */
   certPath: string;
   keyPath: string;
+  /** the same certificate and key as text: the API certificate API v3 requests are signed with (serial = certificateSerial(certPem)) */
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * WeChat Pay's own keys for API v3, one set for the whole sandbox: the WeChat Pay public key (the mode
+ * new merchants are given, named by a PUB_KEY_ID_ id) and a platform certificate (issued by the sandbox
+ * CA, named by its serial) for merchants still on platform certificates. Answers and notifications are
+ * signed with the private half of one of them, per merchant's signing mode.
+ */
+export interface WechatpayKeys {
+  publicKeyId: string;
+  publicKeyPem: string;
+  publicKeyPath: string;
+  /** private half of the public key (the sandbox plays WeChat Pay, so it holds it) */
+  publicKeyPrivatePem: string;
+  platformSerial: string;
+  platformCertPem: string;
+  platformCertPath: string;
+  platformKeyPem: string;
 }
 
 export interface SandboxPki {
@@ -27,6 +49,7 @@ export interface SandboxPki {
   serverCert: string;
   serverKey: string;
   merchants: Record<string, MerchantCertFiles>;
+  wechatpay: WechatpayKeys;
 }
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -182,6 +205,50 @@ function makeMerchant(tmp: string, mchId: string, ca: { cert: forge.pki.Certific
   write(join(tmp, 'apiclient_cert.pem'), certPem, false);
 }
 
+// WeChat's ids are PUB_KEY_ID_ + 22 digits (01 + the mch_id's digits + padding); the sandbox's is one
+// for all its merchants: PUB_KEY_ID_01 + 10000100 (the demo mch_id) + 12 random digits, made once.
+function makeWechatpay(tmp: string, ca: { cert: forge.pki.Certificate; keyPem: string }): void {
+  const pub = rsaPair();
+  let digits = '';
+  for (const b of randomBytes(12)) digits += String(b % 10);
+  write(join(tmp, 'pub_key.pem'), pub.publicPem, false);
+  write(join(tmp, 'pub_key_private.pem'), pub.privatePem, true);
+  write(join(tmp, 'pub_key_id'), `PUB_KEY_ID_0110000100${digits}\n`, false);
+  const platform = rsaPair();
+  const certPem = issue({
+    subject: [
+      { name: 'countryName', value: 'CN' },
+      { name: 'organizationName', value: 'Tenpay.com (wxpay-mp sandbox)' },
+      { name: 'organizationalUnitName', value: 'Tenpay.com CA Center' },
+      { name: 'commonName', value: 'Tenpay.com Root CA (sandbox platform certificate)' },
+    ],
+    publicPem: platform.publicPem,
+    issuer: ca,
+    years: 5,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    ],
+  });
+  write(join(tmp, 'wechatpay_cert.pem'), certPem, false);
+  write(join(tmp, 'wechatpay_key.pem'), platform.privatePem, true);
+}
+
+function loadWechatpay(wdir: string): WechatpayKeys {
+  const platformCertPath = join(wdir, 'wechatpay_cert.pem');
+  const platformCertPem = readFileSync(platformCertPath, 'utf8');
+  return {
+    publicKeyId: readFileSync(join(wdir, 'pub_key_id'), 'utf8').trim(),
+    publicKeyPath: join(wdir, 'pub_key.pem'),
+    publicKeyPem: readFileSync(join(wdir, 'pub_key.pem'), 'utf8'),
+    publicKeyPrivatePem: readFileSync(join(wdir, 'pub_key_private.pem'), 'utf8'),
+    platformSerial: new X509Certificate(platformCertPem).serialNumber.toUpperCase(),
+    platformCertPem,
+    platformCertPath,
+    platformKeyPem: readFileSync(join(wdir, 'wechatpay_key.pem'), 'utf8'),
+  };
+}
+
 const CA_MIN_LIFE_MS = 30 * 24 * 3600 * 1000;
 
 /**
@@ -207,7 +274,7 @@ export function ensureSandboxPki(dir: string, mchIds: readonly string[]): Sandbo
   for (const mchId of new Set(mchIds)) {
     if (!/^[0-9A-Za-z_-]{1,32}$/.test(mchId)) throw new TypeError(`sandbox pki: mch_id ${JSON.stringify(mchId)} cannot name a directory`);
     const mdir = join(dir, 'merchants', mchId);
-    const files: MerchantCertFiles = {
+    const files: Omit<MerchantCertFiles, 'certPem' | 'keyPem'> = {
       mchId,
       p12Path: join(mdir, 'apiclient_cert.p12'),
       passphrase: mchId,
@@ -217,8 +284,14 @@ export function ensureSandboxPki(dir: string, mchIds: readonly string[]): Sandbo
     const cert = readIf(files.certPath);
     const ok = cert !== undefined && existsSync(files.p12Path) && existsSync(files.keyPath) && validFor(cert, caPem);
     if (!ok) install(join(dir, 'merchants'), mdir, (tmp) => makeMerchant(tmp, mchId, ca), existsSync(mdir));
-    merchants[mchId] = files;
+    merchants[mchId] = { ...files, certPem: readFileSync(files.certPath, 'utf8'), keyPem: readFileSync(files.keyPath, 'utf8') };
   }
+  const wdir = join(dir, 'wechatpay');
+  const wOk = () => {
+    const cert = readIf(join(wdir, 'wechatpay_cert.pem'));
+    return cert !== undefined && validFor(cert, caPem) && ['pub_key.pem', 'pub_key_private.pem', 'pub_key_id', 'wechatpay_key.pem'].every((f) => existsSync(join(wdir, f)));
+  };
+  if (!wOk()) install(dir, wdir, (tmp) => makeWechatpay(tmp, ca), existsSync(wdir));
   return {
     dir,
     caPath,
@@ -226,5 +299,6 @@ export function ensureSandboxPki(dir: string, mchIds: readonly string[]): Sandbo
     serverCert: readFileSync(join(caDir, 'server.pem'), 'utf8'),
     serverKey: readFileSync(join(caDir, 'server-key.pem'), 'utf8'),
     merchants,
+    wechatpay: loadWechatpay(wdir),
   };
 }

@@ -3,7 +3,8 @@
  * cleared with DELETE /sandbox/faults. Every part optional, one rule or an array of rules:
  *
  * {
- *   "refund": {                       // POST /secapi/pay/refund
+ *   "refund": {                       // POST /secapi/pay/refund and POST /v3/refund/domestic/refunds (v3: NOTENOUGH →
+ *                                     //   403 NOT_ENOUGH, SYSTEMERROR → 500 SYSTEM_ERROR, CHANGE → ABNORMAL, REFUNDCLOSE → CLOSED)
  *     "action": "NOTENOUGH"           // answer err_code NOTENOUGH (基本账户余额不足); nothing is refunded
  *             | "SYSTEMERROR"         // answer err_code SYSTEMERROR; with "applied": true the refund IS taken
  *                                     //   (as when WeChat's answer is lost), so a retry finds it
@@ -16,10 +17,11 @@
  *   },
  *   "refundNotify": {                 // refund notifications (one per refund, with its retries)
  *     "action": "drop" | "duplicate" | "delay" | "corrupt",   // as for "notify"; corrupt = req_info
- *                                     //   encrypted with another key, as a forger would
+ *                                     //   encrypted with another key, as a forger would (v3: a bad signature)
  *     "count": 1, "outRefundNo": "...", "delayMs": 1000, "copies": 2
  *   },
- *   "bill": {                         // POST /pay/downloadbill
+ *   "bill": {                         // POST /pay/downloadbill and GET /v3/bill/tradebill (applied when the v3 bill is
+ *                                     //   requested, so its hash_value is of the faulted file)
  *     "action": "omit"                // leave a payment line out of the bill (reconciliation must notice)
  *             | "amount",             // change a payment line's amount by deltaFen
  *     "outTradeNo": "...",            // which trade (default: the bill's first payment line)

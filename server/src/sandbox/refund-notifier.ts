@@ -5,9 +5,11 @@ import { nonceStr } from '../wechat/nonce.js';
 import { toBeijingDateTime } from '../wechat/beijing-datetime.js';
 import { encryptRefundReqInfo } from '../wechat/refund-notify.js';
 import { toXml } from '../wechat/xml.js';
-import { XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
+import { isXmlSuccess, XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
 import type { SandboxRefund } from './refund-state.js';
 import type { SandboxMerchant } from './state.js';
+import type { V3Keys } from './v3/keys.js';
+import { refundNotification, v3Accepted } from './v3/resources.js';
 
 /** One attempt to deliver a refund notification, as GET /sandbox/refund-notifications lists it. */
 export type RefundDeliveryAttempt = RefundIds & Delivery;
@@ -48,14 +50,18 @@ export function refundNotifyBody(r: SandboxRefund, merchant: SandboxMerchant, co
   });
 }
 
-/** Posts refund notifications to a refund's notify_url on WeChat's schedule until one is answered SUCCESS. */
+/**
+ * Posts refund notifications to a refund's notify_url on WeChat's schedule until one is answered
+ * SUCCESS: v2 XML for a refund made by API v2, API v3's encrypted JSON (HTTP 200/204) for one made by v3.
+ */
 export class RefundNotifier extends XmlNotifier<SandboxRefund, RefundIds> {
-  constructor(opts: DeliveryOptions) {
+  constructor(opts: DeliveryOptions, v3?: V3Keys) {
     super(
       {
         name: 'refund notifier',
         url: (r) => r.notifyUrl,
-        body: refundNotifyBody,
+        body: (r, merchant, corrupt) => (r.api === 'v3' && v3 ? refundNotification(v3, r, merchant, corrupt) : refundNotifyBody(r, merchant, corrupt)),
+        accepted: (r, status, reply) => (r.api === 'v3' ? v3Accepted(status) : isXmlSuccess(status, reply)),
         identify: (r) => ({ outRefundNo: r.outRefundNo, refundId: r.refundId, outTradeNo: r.outTradeNo, refundStatus: r.status, notifyUrl: r.notifyUrl ?? '' }),
       },
       opts,

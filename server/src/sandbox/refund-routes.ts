@@ -84,6 +84,15 @@ function peerCommonName(req: FastifyRequest): string | undefined {
   return Array.isArray(cn) ? cn[0] : cn;
 }
 
+/** A taken refund ends (its outcome) after a time-scaled delay, then its notification starts (v2 and v3 alike). */
+export function settleRefund(core: SandboxCore, r: SandboxRefund, merchant: RefundMerchant): void {
+  core.refunds.later(REFUND_SETTLE_MS * core.timeScale, () => {
+    r.status = r.outcome;
+    r.settledAt = core.state.now();
+    core.refundNotifier.start(r, merchant, core.faults.refunds.takeNotifyPlan(r.outRefundNo));
+  });
+}
+
 export interface RefundRoutesOptions {
   core: SandboxCore;
   /** true on the TLS listener (client certificate checked); false on the plain one */
@@ -92,7 +101,7 @@ export interface RefundRoutesOptions {
 
 export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptions): Promise<void> {
   const { core, secure } = opts;
-  const { state, faults, refunds, refundNotifier } = core;
+  const { state, faults, refunds } = core;
   takeRawBodies(app);
   xmlErrorHandler(app);
 
@@ -107,13 +116,7 @@ export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptio
     };
   }
 
-  function settle(r: SandboxRefund, merchant: RefundMerchant): void {
-    refunds.later(REFUND_SETTLE_MS * core.timeScale, () => {
-      r.status = r.outcome;
-      r.settledAt = state.now();
-      refundNotifier.start(r, merchant, faults.refunds.takeNotifyPlan(r.outRefundNo));
-    });
-  }
+  const settle = (r: SandboxRefund, merchant: RefundMerchant) => settleRefund(core, r, merchant);
 
   function refund(ctx: XmlCtx, req: FastifyRequest): Outcome {
     const { p, merchant } = ctx;

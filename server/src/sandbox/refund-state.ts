@@ -12,6 +12,8 @@ export type SandboxRefundStatus = 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDC
 export type RefundMerchant = SandboxMerchant & { refundNotifyUrl?: string };
 
 export interface SandboxRefund {
+  /** which API made it: its notification goes out in that API's format (default v2) */
+  api?: 'v2' | 'v3';
   mchId: string;
   appid: string;
   outTradeNo: string;

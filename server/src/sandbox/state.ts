@@ -11,6 +11,8 @@ export interface SandboxMerchant {
    * mobile app (default mp). APP pay takes only an open-platform appid.
    */
   kind?: 'mp' | 'oa' | 'open';
+  /** API v3's 32-byte key (notification resources, /v3/certificates); without one the merchant cannot use /v3/ */
+  apiV3Key?: string;
 }
 
 export type TradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'USERPAYING';
@@ -19,7 +21,11 @@ export interface Trade {
   mchId: string;
   appid: string;
   outTradeNo: string;
-  /** the business fields of the unifiedorder that created it, compared on a repeat */
+  /** which API created it: its notification goes out in that API's format (default v2) */
+  api?: 'v2' | 'v3';
+  /** v3: the prepay's goods_tag */
+  goodsTag?: string;
+  /** the business fields of the unifiedorder (or v3 prepay) that created it, compared on a repeat */
   fingerprint: string;
   signType: SignType;
   body: string;
