@@ -61,6 +61,10 @@ async function main(): Promise<void> {
           secapiBase: sandbox.secapiUrl,
           ca: sandbox.certs.ca,
           cert: config.pay.cert ?? (issued ? { p12Path: issued.p12Path, passphrase: issued.passphrase } : undefined),
+          // API v3: the sandbox's WeChat Pay public key verifies its answers and notifications.
+          ...(config.pay.v3
+            ? { v3: { ...config.pay.v3, publicKey: config.pay.v3.publicKey ?? { id: sandbox.certs.wechatpay.publicKeyId, pem: sandbox.certs.wechatpay.publicKeyPem } } }
+            : {}),
         },
       };
       say(`WeChat sandbox on ${sandbox.url} (appid ${config.wechat.appid}, mch_id ${config.pay.mchId})`);

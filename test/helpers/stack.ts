@@ -84,6 +84,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       secapiBase: sandbox.secapiUrl,
       ca: sandbox.certs.ca,
       cert: { p12Path: sandbox.certs.merchants[DEMO_MERCHANT.mchId]!.p12Path, passphrase: DEMO_MERCHANT.mchId },
+      ...(base.pay.v3
+        ? { v3: { ...base.pay.v3, publicKey: base.pay.v3.publicKey ?? { id: sandbox.certs.wechatpay.publicKeyId, pem: sandbox.certs.wechatpay.publicKeyPem } } }
+        : {}),
     },
   };
   if (opts.tweak) config = opts.tweak(config);

@@ -6,6 +6,7 @@ import { Types } from 'mongoose';
 import type { OrderJobSettings } from '../../../server/src/orders/jobs.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { isPayCall } from '../../helpers/wechat-v3.js';
 
 export type Settings = Partial<OrderJobSettings>;
 
@@ -28,10 +29,11 @@ export function queue(t: Teardown, s: Stack, name: string): Queue {
 }
 
 /** Counts the calls a WeChat API gets at the sandbox. */
+/** Counts the sandbox's calls of v2 API `path` (e.g. /pay/closeorder), or of its v3 counterpart when the server is on v3. */
 export function sandboxCalls(s: Stack, path: string) {
   let n = 0;
   s.sandbox.server.on('request', (req: IncomingMessage) => {
-    if (req.url === path) n++;
+    if (isPayCall(req, path)) n++;
   });
   return () => n;
 }
