@@ -71,12 +71,13 @@ async function main(): Promise<void> {
       const others = Object.values(config.apps).filter((a) => a && a.appid !== config.wechat.appid);
       if (others.length > 0) say(`  apps: ${others.map((a) => `${a!.kind} ${a!.appid}`).join(', ')}`);
       say(`  /secapi/ (refunds) on ${sandbox.secapiUrl}, merchant certificate ${issued?.p12Path ?? '(none)'}`);
+      if (config.pay.v3) say(`  API v3 /v3/ on ${sandbox.url}, signed with WeChat Pay public key ${sandbox.certs.wechatpay.publicKeyId} (${sandbox.certs.wechatpay.publicKeyPath})`);
     }
 
     const app = await buildApp({ config, jobs: { workers: true } });
     closers.push(() => app.close());
     const address = await app.listen({ port: config.port, host: config.host });
-    say(`wxpay-mp listening on ${address} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'})`);
+    say(`wxpay-mp listening on ${address} (${config.sandbox.enabled ? 'sandbox' : 'real WeChat'}, WeChat Pay API ${config.pay.apiVersion})`);
     if (config.admin.port !== undefined) {
       const admin = await startAdminListener(app, { port: config.admin.port, host: config.host });
       closers.push(() => admin.close());
