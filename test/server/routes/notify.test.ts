@@ -1,10 +1,14 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import { parseXml, sign, toBeijingTime, toXml } from '../../../server/src/wechat/index.js';
+import { responseMessage, rsaSign } from '../../../server/src/wechat/v3/crypto.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { onV3, paymentNotify, sandboxWechatpayKey, transactionOf, v3Notification } from '../../helpers/wechat-v3.js';
 
 const SUCCESS = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
+type Message = { path: string; headers: Record<string, string>; body: string | Buffer };
 
 /** A PAYING order whose payment WeChat took, with the notify held back so the test can send its own. */
 async function paidAtWechat(s: Stack) {
@@ -47,18 +51,61 @@ function notifyFields(s: Stack, order: { outTradeNo: string; amount: number }, o
 const signed = (fields: Record<string, string>, key: string) => toXml({ ...fields, sign: sign(fields, key, 'MD5') });
 
 async function post(base: string, body: string, contentType = 'text/xml') {
-  const res = await fetch(base + '/wxpay/notify', { method: 'POST', headers: { 'content-type': contentType }, body });
+  return send(base, { path: '/wxpay/notify', headers: { 'content-type': contentType }, body });
+}
+
+async function send(base: string, m: Message) {
+  const res = await fetch(base + m.path, { method: 'POST', headers: m.headers, body: typeof m.body === 'string' ? m.body : new Uint8Array(m.body) });
   return { status: res.status, text: await res.text() };
+}
+
+/** Stored, WeChat may stop: v2's SUCCESS XML with 200, v3's 204 with no body. */
+function accepted(t: Test, r: { status: number; text: string }, what = 'stored') {
+  if (onV3()) {
+    t.equal(r.status, 204, `${what}: 204`);
+    t.equal(r.text, '', `${what}: no body`);
+  } else {
+    t.equal(r.status, 200, `${what}: 200`);
+    t.equal(r.text, SUCCESS, `${what}: SUCCESS`);
+  }
+}
+
+/** Refused, WeChat retries: v2's FAIL XML, v3's {"code":"FAIL"} with a 4xx/5xx. Returns the reason given. */
+function refusal(r: { status: number; text: string }): { code: string | undefined; message: string | undefined } {
+  if (!onV3()) {
+    const x = parseXml(r.text);
+    return { code: x.return_code, message: x.return_msg };
+  }
+  const j = JSON.parse(r.text) as { code?: string; message?: string };
+  return { code: r.status >= 400 ? j.code : `status ${r.status}`, message: j.message };
+}
+
+/** A v3 notification over exactly `body` (whatever it holds), signed with the sandbox's key at `timestamp`. */
+function signedV3(s: Stack, body: string | Buffer, signedText: string, timestamp = Math.floor(Date.now() / 1000)): Message {
+  const key = sandboxWechatpayKey(s);
+  const nonce = randomBytes(16).toString('hex');
+  return {
+    path: '/wxpay/v3/notify',
+    headers: {
+      'content-type': 'application/json',
+      'wechatpay-timestamp': String(timestamp),
+      'wechatpay-nonce': nonce,
+      'wechatpay-serial': key.id,
+      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
+      'wechatpay-signature': rsaSign(responseMessage(String(timestamp), nonce, signedText), key.privatePem),
+    },
+    body,
+  };
 }
 
 t.test('50 concurrent duplicate notifies over two instances: one PAID transition, one fulfilment, all SUCCESS', async (t) => {
   const s = await startStack({ instances: 2, jobs: { workers: true } });
   t.teardown(() => s.close());
   const { api, order, openid } = await paidAtWechat(s);
-  const body = signed(notifyFields(s, order, openid), s.config.pay.apiKey);
-  const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => post(s.apiBases[i % 2]!, body)));
-  t.same(new Set(replies.map((r) => r.text)), new Set([SUCCESS]), 'every reply is SUCCESS');
-  t.same(new Set(replies.map((r) => r.status)), new Set([200]));
+  const message = paymentNotify(s, notifyFields(s, order, openid));
+  const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => send(s.apiBases[i % 2]!, message)));
+  t.same(new Set(replies.map((r) => r.text)), new Set([onV3() ? '' : SUCCESS]), 'every reply is SUCCESS');
+  t.same(new Set(replies.map((r) => r.status)), new Set([onV3() ? 204 : 200]));
 
   const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
   t.equal(doc!.status, 'PAID');
@@ -69,15 +116,14 @@ t.test('50 concurrent duplicate notifies over two instances: one PAID transition
   t.equal((await api.getOrder(order.id)).body.status, 'PAID');
 
   // A late duplicate for the settled order: SUCCESS, nothing changes.
-  const late = await post(s.apiBases[1]!, body);
-  t.equal(late.text, SUCCESS);
+  accepted(t, await send(s.apiBases[1]!, message), 'late duplicate');
   const before = await s.app.mongo.collection('orders').findOne({ _id: doc!._id });
-  t.equal((await post(s.apiBases[0]!, body)).text, SUCCESS);
+  accepted(t, await send(s.apiBases[0]!, message), 'another');
   const again = await s.app.mongo.collection('orders').findOne({ _id: doc!._id });
   t.equal(again!.version, before!.version, 'a duplicate writes nothing');
 });
 
-t.test('unverified or mismatched notifies change nothing, get FAIL, and never crash the server', async (t) => {
+t.test('unverified or mismatched notifies change nothing, get FAIL, and never crash the server', { skip: onV3() && 'v2 protocol: XML, MD5 signatures; v3 below' }, async (t) => {
   const lines: string[] = [];
   const s = await startStack({ logStream: { write: (l) => void lines.push(l) } });
   t.teardown(() => s.close());
@@ -120,7 +166,7 @@ t.test('unverified or mismatched notifies change nothing, get FAIL, and never cr
   t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
 });
 
-t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', async (t) => {
+t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', { skip: onV3() && 'v2 protocol: XML; v3 below' }, async (t) => {
   const s = await startStack();
   t.teardown(() => s.close());
   const { order, openid } = await paidAtWechat(s);
@@ -145,14 +191,95 @@ t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and
   t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
 });
 
+t.test('v3: unverified or mismatched notifies change nothing, get FAIL, and never crash the server', { skip: !onV3() && 'v3 protocol: /wxpay/v3/notify; v2 above' }, async (t) => {
+  const lines: string[] = [];
+  const s = await startStack({ logStream: { write: (l) => void lines.push(l) } });
+  t.teardown(() => s.close());
+  const { order, openid } = await paidAtWechat(s);
+  const good = notifyFields(s, order, openid);
+  const tx = transactionOf(good);
+  const notification = (resource: object, opts: Parameters<typeof v3Notification>[2] = {}): Message => ({ path: '/wxpay/v3/notify', ...v3Notification(s, resource, opts) });
+  const genuine = notification(tx);
+  const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const now = Math.floor(Date.now() / 1000);
+  const without = (m: Message, header: string): Message => ({ ...m, headers: Object.fromEntries(Object.entries(m.headers).filter(([k]) => k !== header)) });
+  const withHeader = (m: Message, header: string, value: string): Message => ({ ...m, headers: { ...m.headers, [header]: value } });
+  const signedText = (text: string) => signedV3(s, text, text);
+
+  const cases: Array<[string, Message, string]> = [
+    ['forged signature', notification(tx, { signWith: otherKey }), 'BAD_SIGN'],
+    ['tampered after signing', { ...genuine, body: String(genuine.body).replace(/"id":"[0-9a-f]+"/, '"id":"00000000000000000000000000000000"') }, 'BAD_SIGN'],
+    ['no signature', without(genuine, 'wechatpay-signature'), 'BAD_SIGN'],
+    ['no timestamp', without(genuine, 'wechatpay-timestamp'), 'BAD_SIGN'],
+    ['unknown serial', withHeader(genuine, 'wechatpay-serial', 'PUB_KEY_ID_0000000000000000000000000000'), 'BAD_SIGN'],
+    ['unknown signature type', withHeader(genuine, 'wechatpay-signature-type', 'HMAC-SHA256'), 'BAD_SIGN'],
+    ['stale timestamp, correctly signed', notification(tx, { timestamp: now - 600 }), 'STALE'],
+    ['future timestamp, correctly signed', notification(tx, { timestamp: now + 600 }), 'STALE'],
+    ['resource under another APIv3 key', notification(tx, { apiV3Key: 'k'.repeat(32) }), 'BAD_RESOURCE'],
+    ['a refund resource at the payment endpoint', notification(tx, { originalType: 'refund' }), 'BAD_RESOURCE'],
+    ['wrong mchid, correctly signed', notification(transactionOf({ ...good, mch_id: '1900000109' })), 'MCHID_MISMATCH'],
+    ['wrong appid, correctly signed', notification(transactionOf({ ...good, appid: 'wx0000000000000000' })), 'APPID_MISMATCH'],
+    ['unknown order, correctly signed', notification(transactionOf({ ...good, out_trade_no: '99999999999999999999' })), 'unknown order'],
+    ['non-integer amount', notification({ ...tx, amount: { ...(tx.amount as object), total: 12.5 } }), 'BAD_FIELD'],
+    ['amount as a string', notification({ ...tx, amount: { ...(tx.amount as object), total: String(order.amount) } }), 'BAD_FIELD'],
+    ['no transaction_id', notification(transactionOf({ ...good, transaction_id: '' })), 'MISSING_FIELD'],
+    ['XML, correctly signed', signedText(signed(good, s.config.pay.apiKey)), 'BAD_RESOURCE'],
+    ['not JSON, correctly signed', signedText('return_code=SUCCESS'), 'BAD_RESOURCE'],
+    ['empty body, correctly signed', signedText(''), 'BAD_RESOURCE'],
+    ['oversize body', signedText(JSON.stringify({ junk: 'A'.repeat(200_000) })), 'body too large'],
+  ];
+  for (const [name, message, reason] of cases) {
+    const res = await send(s.apiBase, message);
+    t.ok(res.status >= 400 && res.status < 500, `${name}: a 4xx (${res.status})`);
+    t.same(refusal(res), { code: 'FAIL', message: reason }, `${name}: FAIL reply, ${reason}`);
+  }
+  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
+  t.equal(doc!.status, 'PAYING', 'the order did not move');
+  t.equal(doc!.version, 1, 'nor was it written');
+  t.equal((await fetch(s.apiBase + '/healthz')).status, 200, 'server still healthy');
+
+  const security = lines.map((l) => JSON.parse(l) as { security?: boolean }).filter((l) => l.security);
+  t.ok(security.length >= cases.length, `each rejection logged as a security event (${security.length})`);
+
+  // And the genuine one still settles it.
+  accepted(t, await send(s.apiBase, genuine), 'genuine');
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+});
+
+t.test('v3: a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', { skip: !onV3() && 'v3 protocol: /wxpay/v3/notify; v2 above' }, async (t) => {
+  const s = await startStack();
+  t.teardown(() => s.close());
+  const { order, openid } = await paidAtWechat(s);
+  // Signed over the text a lenient decoder would read (U+FFFD for the bad bytes), then sent with the bad bytes.
+  const envelope = JSON.parse(v3Notification(s, transactionOf(notifyFields(s, order, openid))).body) as Record<string, unknown>;
+  const text = JSON.stringify({ ...envelope, summary: 'ab\uFFFDcd' });
+  const good = Buffer.from(text, 'utf8');
+  const replacement = Buffer.from('\uFFFD', 'utf8');
+  const at = good.indexOf(replacement);
+  t.ok(at > 0, 'the body holds the replacement character');
+  for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe4, 0xb8])]) {
+    const m = signedV3(s, Buffer.concat([good.subarray(0, at), bad, good.subarray(at + replacement.length)]), text);
+    const res = await s.app.inject({ method: 'POST', url: m.path, headers: m.headers, payload: m.body });
+    t.equal(res.statusCode, 400, `bytes ${bad.toString('hex')}: 400`);
+    t.match(res.json(), { code: 'FAIL', message: 'NOT_UTF8' }, `bytes ${bad.toString('hex')}: FAIL`);
+  }
+  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
+  t.equal(doc!.status, 'PAYING', 'the order did not move');
+  t.equal(doc!.version, 1, 'nor was it written');
+  // The same notify in valid UTF-8 settles it: the refusal was the bytes, not the rest.
+  const m = signedV3(s, good, text);
+  const ok = await s.app.inject({ method: 'POST', url: m.path, headers: m.headers, payload: m.body });
+  t.equal(ok.statusCode, 204);
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+});
+
 t.test('a payment that arrives for a CLOSED order is recorded as PAID, flagged and held: a cancelled order is not shipped', async (t) => {
   const s = await startStack();
   t.teardown(() => s.close());
   const { order, openid } = await paidAtWechat(s);
   const _id = new Types.ObjectId(order.id);
   await s.app.mongo.collection('orders').updateOne({ _id }, { $set: { status: 'CLOSED' } });
-  const res = await post(s.apiBase, signed(notifyFields(s, order, openid), s.config.pay.apiKey));
-  t.equal(res.text, SUCCESS);
+  accepted(t, await send(s.apiBase, paymentNotify(s, notifyFields(s, order, openid))));
   const doc = await s.app.mongo.collection('orders').findOne({ _id });
   t.equal(doc!.status, 'PAID');
   t.same(doc!.flags, ['PAID_AFTER_CLOSE']);
@@ -171,9 +298,9 @@ t.test('a FAIL result notify marks the attempt failed and the order stays payabl
   const api = apiClient(s.apiBase, token);
   const order = (await api.createOrder([{ sku: 'TEA-OOLONG', quantity: 1 }])).body;
   await api.pay(order.id);
-  const fields = notifyFields(s, order, openid, { result_code: 'FAIL', err_code: 'BANKERROR', err_code_des: 'bank' });
-  const res = await post(s.apiBase, signed(fields, s.config.pay.apiKey));
-  t.equal(res.text, SUCCESS, 'acknowledged');
+  // v3 words a failed payment as trade_state PAYERROR (v2: result_code FAIL, err_code BANKERROR).
+  const fields = notifyFields(s, order, openid, { result_code: 'FAIL', err_code: onV3() ? 'PAYERROR' : 'BANKERROR', err_code_des: 'bank' });
+  accepted(t, await send(s.apiBase, paymentNotify(s, fields)), 'acknowledged');
   const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
   t.equal(doc!.status, 'FAILED');
   t.equal((await api.pay(order.id)).status, 200, 'the user may try again');
@@ -183,17 +310,18 @@ t.test('storage down: notify answers FAIL so that WeChat retries, and the retry 
   const s = await startStack();
   t.teardown(() => s.close());
   const { order, openid } = await paidAtWechat(s);
-  const body = signed(notifyFields(s, order, openid), s.config.pay.apiKey);
+  const message = paymentNotify(s, notifyFields(s, order, openid));
   const Order = s.app.mongo.model('Order');
   const original = Order.findOneAndUpdate;
   Order.findOneAndUpdate = (() => {
     throw new Error('storage unavailable');
   }) as unknown as typeof original;
-  const down = await post(s.apiBase, body);
+  const down = await send(s.apiBase, message);
   Order.findOneAndUpdate = original;
-  t.equal(parseXml(down.text).return_code, 'FAIL');
+  t.equal(refusal(down).code, 'FAIL');
+  if (onV3()) t.ok(down.status >= 500, `a 5xx, so that WeChat retries (${down.status})`);
   t.equal((await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) }))!.status, 'PAYING');
-  t.equal((await post(s.apiBase, body)).text, SUCCESS);
+  accepted(t, await send(s.apiBase, message), 'the retry');
   t.equal((await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) }))!.status, 'PAID');
 });
 
@@ -214,6 +342,7 @@ t.test('no secret reaches a log line or a response on the whole flow', async (t)
     ['API key', s.config.pay.apiKey],
     ['appsecret', s.config.wechat.appsecret],
     ['session token', token],
+    ...(s.config.pay.v3 ? [['APIv3 key', s.config.pay.v3.apiV3Key] as const] : []),
   ] as const) {
     t.notOk(all.includes(secret), `${name} is not logged`);
   }
