@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import { startAdminListener } from '../../../server/src/admin/listener.js';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +6,7 @@ import t from 'tap';
 import { sign, toBeijingTime, toXml } from '../../../server/src/wechat/index.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { onV3, paymentNotify, transactionOf, v3Notification } from '../../helpers/wechat-v3.js';
 
 const METRICS_TOKEN = 'metrics-' + 'm'.repeat(40);
 const ADMIN_TOKEN = 'adm-' + 'a'.repeat(40);
@@ -31,11 +32,19 @@ const freePort = () =>
     });
   });
 
-async function notify(s: Stack, fields: Record<string, string>, key = s.config.pay.apiKey) {
-  const body = toXml({ ...fields, sign: sign(fields, key, 'MD5') });
-  const res = await fetch(s.apiBase + '/wxpay/notify', { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
+/** A payment notify in the server's API version; `forged`: signed with a key that is not WeChat's (v2: not our API key). */
+async function notify(s: Stack, fields: Record<string, string>, forged = false) {
+  let msg: { path: string; headers: Record<string, string>; body: string };
+  if (!forged) msg = paymentNotify(s, fields);
+  else if (onV3()) msg = { path: '/wxpay/v3/notify', ...v3Notification(s, transactionOf(fields), { signWith: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }) };
+  else msg = { path: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, body: toXml({ ...fields, sign: sign(fields, 'f'.repeat(32), 'MD5') }) };
+  const res = await fetch(s.apiBase + msg.path, { method: 'POST', headers: msg.headers, body: msg.body });
   return res.status;
 }
+// What the notify endpoint answers a stored notify and a forged one: v2 200 (SUCCESS XML) / 400; v3 204 / 401.
+const STORED = () => (onV3() ? 204 : 200);
+const FORGED = () => (onV3() ? 401 : 400);
+const NOTIFY_ROUTE = () => (onV3() ? '/wxpay/v3/notify' : '/wxpay/notify');
 
 t.test('/metrics does not exist on the public port without METRICS_TOKEN', async (t) => {
   const s = await startStack();
@@ -90,9 +99,9 @@ t.test('with METRICS_TOKEN: refused without it, and after a paid flow every part
     out_trade_no: first.outTradeNo,
     time_end: toBeijingTime(new Date()),
   };
-  t.equal(await notify(s, fields), 200, 'a duplicate gets SUCCESS');
-  t.equal(await notify(s, { ...fields, total_fee: '1' }, 'f'.repeat(32)), 400, 'a forged notify is refused');
-  t.equal(await notify(s, { ...fields, transaction_id: '4200000' + '2'.repeat(21) }), 200, 'a second transaction is recorded');
+  t.equal(await notify(s, fields), STORED(), 'a duplicate gets SUCCESS');
+  t.equal(await notify(s, { ...fields, total_fee: '1' }, true), FORGED(), 'a forged notify is refused');
+  t.equal(await notify(s, { ...fields, transaction_id: '4200000' + '2'.repeat(21) }), STORED(), 'a second transaction is recorded');
 
   // A partial refund of order 1.
   const refund = await apiClient(s.apiBase, ADMIN_TOKEN).call<{ id: string }>('POST', `/admin/api/orders/${first.id}/refunds`, { amount: 1, reason: 'metrics test' });
@@ -117,7 +126,7 @@ t.test('with METRICS_TOKEN: refused without it, and after a paid flow every part
   t.equal(value(m, 'wxpay_wechat_api_calls_total{api="refund",result="SUCCESS"}'), 1);
   t.equal(value(m, 'wxpay_wechat_api_duration_seconds_count{api="unifiedorder"}'), 2);
   t.equal(value(m, 'wxpay_http_request_duration_seconds_count{method="POST",route="/api/orders/:id/pay",status_class="2xx"}'), 2, 'by route pattern');
-  t.equal(value(m, 'wxpay_http_request_duration_seconds_count{method="POST",route="/wxpay/notify",status_class="4xx"}'), 1, 'the forged notify');
+  t.equal(value(m, `wxpay_http_request_duration_seconds_count{method="POST",route="${NOTIFY_ROUTE()}",status_class="4xx"}`), 1, 'the forged notify');
   t.equal(value(m, 'wxpay_http_request_duration_seconds_count{method="GET",route="/metrics",status_class="4xx"}'), 5, 'the five refused scrapes');
   t.equal(value(m, 'wxpay_refund_transitions_total{from="NEW",to="PENDING"}'), 1);
   t.ok((value(m, 'wxpay_refund_transitions_total{from="PROCESSING",to="SUCCESS"}') ?? 0) + (value(m, 'wxpay_refund_transitions_total{from="PENDING",to="SUCCESS"}') ?? 0) >= 1, 'the refund reached SUCCESS');
@@ -137,6 +146,7 @@ t.test('with METRICS_TOKEN: refused without it, and after a paid flow every part
     ['session token', token],
     ['session_key', sessionKey],
     ['API key', s.config.pay.apiKey],
+    ...(s.config.pay.v3 ? [['APIv3 key', s.config.pay.v3.apiV3Key] as const] : []),
     ['appsecret', s.config.wechat.appsecret],
     ['metrics token', METRICS_TOKEN],
     ['admin token', ADMIN_TOKEN],

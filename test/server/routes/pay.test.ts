@@ -1,8 +1,10 @@
 import t from 'tap';
+import { createVerify } from 'node:crypto';
 import { Types } from 'mongoose';
 import { sign, verifySign } from '../../../server/src/wechat/index.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { onV3 } from '../../helpers/wechat-v3.js';
 
 async function orderFor(s: Stack) {
   const { token, openid } = await s.login();
@@ -14,9 +16,12 @@ async function orderFor(s: Stack) {
 const orders = (s: Stack) => s.app.mongo.collection('orders');
 const events = (s: Stack) => s.app.mongo.collection('fulfilment_events');
 
-for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
-  t.test(`happy path with ${signType}: order, pay, cashier, notify, PAID`, async (t) => {
-    const s = await startStack({ env: { WECHATPAY_SIGN_TYPE: signType }, jobs: { workers: true } });
+// v2 signs pay params with the API key (MD5 or HMAC-SHA256, WECHATPAY_SIGN_TYPE); v3 always with the
+// merchant certificate's private key (signType RSA), whatever WECHATPAY_SIGN_TYPE says.
+for (const signType of ['MD5', 'HMAC-SHA256', 'RSA'] as const) {
+  const skip = signType === 'RSA' ? !onV3() && 'API v3 pay params (signType RSA)' : onV3() && `v2 protocol: ${signType} pay params`;
+  t.test(`happy path with ${signType}: order, pay, cashier, notify, PAID`, { skip }, async (t) => {
+    const s = await startStack({ env: signType === 'RSA' ? {} : { WECHATPAY_SIGN_TYPE: signType }, jobs: { workers: true } });
     t.teardown(() => s.close());
     const { api, order } = await orderFor(s);
 
@@ -24,10 +29,19 @@ for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
     t.equal(pay.status, 200);
     const p = pay.body;
     t.match(p, { appId: s.appid, timeStamp: /^\d{10}$/, nonceStr: /^[A-Za-z0-9]{1,32}$/, package: /^prepay_id=\S+$/, signType, sandbox: true, sandboxBase: s.sandboxBase });
-    // paySign verifies as wx.requestPayment checks it: the five params, the merchant key, the same sign type.
-    const five = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType };
-    t.ok(verifySign({ ...five, sign: p.paySign }, s.config.pay.apiKey, signType), 'paySign verifies');
-    t.equal(p.paySign, sign(five, s.config.pay.apiKey, signType));
+    if (signType === 'RSA') {
+      // paySign verifies as wx.requestPayment checks it: SHA256-RSA over appId, timeStamp, nonceStr and
+      // package, one a line, with the merchant API certificate.
+      const cert = s.certs.merchants[s.config.pay.mchId]!.certPem;
+      const message = `${p.appId}\n${p.timeStamp}\n${p.nonceStr}\n${p.package}\n`;
+      t.ok(createVerify('RSA-SHA256').update(message).verify(cert, p.paySign, 'base64'), 'paySign verifies');
+      t.notOk(createVerify('RSA-SHA256').update(message.replace(p.nonceStr, p.nonceStr + 'x')).verify(cert, p.paySign, 'base64'), 'and only for these params');
+    } else {
+      // paySign verifies as wx.requestPayment checks it: the five params, the merchant key, the same sign type.
+      const five = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType };
+      t.ok(verifySign({ ...five, sign: p.paySign }, s.config.pay.apiKey, signType), 'paySign verifies');
+      t.equal(p.paySign, sign(five, s.config.pay.apiKey, signType));
+    }
     t.equal((await api.getOrder(order.id)).body.status, 'PAYING');
 
     t.same(await s.cashier(p), { errMsg: 'requestPayment:ok' });
