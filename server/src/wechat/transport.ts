@@ -5,7 +5,8 @@
 // text or gzip, so `download` hands back the raw body.
 import { Agent, fetch as undiciFetch } from 'undici';
 import { WxPayError } from './errors.js';
-import { HttpError, request, sleep, type FetchLike, type HttpResponse } from './http.js';
+import { HttpError, request, type FetchLike, type HttpResponse } from './http.js';
+import { withRetries, type RetryInfo, type RetryPolicy } from './retry.js';
 import { nonceStr } from './nonce.js';
 import { isSignType, sign, verifySign, type SignType } from './sign.js';
 import { parseXml, toXml, XmlError } from './xml.js';
@@ -17,13 +18,7 @@ export interface ApiSpec {
   path: string;
 }
 
-export interface RetryInfo {
-  api: string;
-  /** The attempt that just failed, from 1. */
-  attempt: number;
-  delayMs: number;
-  error: WxPayError;
-}
+export type { RetryInfo } from './retry.js';
 
 export interface TransportOptions {
   appid: string;
@@ -73,12 +68,6 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-function backoff(base: number, attempt: number): number {
-  const exp = base * 2 ** (attempt - 1);
-  // Full jitter on the upper half keeps retries of many instances apart.
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
-
 export function isSecapi(path: string): boolean {
   return path.startsWith('/secapi/');
 }
@@ -98,6 +87,7 @@ export function createTransport(opts: TransportOptions): Transport {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retries = opts.retries ?? 2;
   const retryDelayMs = opts.retryDelayMs ?? 500;
+  const policy: RetryPolicy = { retries, retryDelayMs, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) };
   const plainFetch = opts.fetch ?? globalThis.fetch;
   const { appid, mchId, key } = opts;
   const ca = opts.ca === undefined ? undefined : Array.isArray(opts.ca) ? opts.ca : [opts.ca];
@@ -197,19 +187,6 @@ export function createTransport(opts: TransportOptions): Transport {
     return toXml(params);
   }
 
-  async function withRetries<T>(api: string, run: () => Promise<T>): Promise<T> {
-    for (let n = 1; ; n++) {
-      try {
-        return await run();
-      } catch (err) {
-        if (!(err instanceof WxPayError) || err.retry !== 'soon' || n > retries) throw err;
-        const delayMs = backoff(retryDelayMs, n);
-        opts.onRetry?.({ api, attempt: n, delayMs, error: err });
-        await sleep(delayMs);
-      }
-    }
-  }
-
   return {
     appid,
     mchId,
@@ -224,13 +201,13 @@ export function createTransport(opts: TransportOptions): Transport {
       target(api, api.name); // fails fast (NO_MERCHANT_CERT) before anything is signed
       // Built once: every retry sends byte-for-byte the same request.
       const payload = signed(fields, signType, callAppid);
-      return withRetries(api.name, () => attempt(api, payload, signType, callAppid));
+      return withRetries(api.name, policy, () => attempt(api, payload, signType, callAppid));
     },
 
     async download(api, fields, dlOpts = {}) {
       target(api, api.name);
       const payload = signed(fields, opts.signType);
-      return withRetries(api.name, async () => {
+      return withRetries(api.name, policy, async () => {
         const res = await exchange(api, payload, dlOpts.maxBytes);
         checkStatus(api.name, res);
         dlOpts.check?.(res);

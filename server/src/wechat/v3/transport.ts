@@ -6,9 +6,9 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { WxPayError, type WxPayErrorCode } from '../errors.js';
 import { wechatError } from './error-codes.js';
-import { HttpError, request, sleep, type FetchLike, type HttpResponse } from '../http.js';
+import { HttpError, request, type FetchLike, type HttpResponse } from '../http.js';
 import { nonceStr } from '../nonce.js';
-import type { RetryInfo } from '../transport.js';
+import { withRetries, type RetryInfo, type RetryPolicy } from '../retry.js';
 import { MAX_CLOCK_SKEW_SECONDS, privateKey, responseMessage, signRequest, type PrivateKeyInput } from './crypto.js';
 import type { KeyObject } from 'node:crypto';
 
@@ -81,11 +81,6 @@ export interface V3Transport {
 
 const USER_AGENT = `wxpay-mp (node ${process.version})`;
 
-function backoff(base: number, attempt: number): number {
-  const exp = base * 2 ** (attempt - 1);
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
-
 function pathWithQuery(path: string, query?: Record<string, string>): string {
   if (!query || Object.keys(query).length === 0) return path;
   return `${path}?${new URLSearchParams(query).toString()}`;
@@ -106,6 +101,7 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retries = opts.retries ?? 2;
   const retryDelayMs = opts.retryDelayMs ?? 500;
+  const policy: RetryPolicy = { retries, retryDelayMs, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) };
   const now = opts.now ?? (() => new Date());
   const { mchId, serialNo, verifier } = opts;
   const ca = opts.ca === undefined ? undefined : Array.isArray(opts.ca) ? opts.ca : [opts.ca];
@@ -191,19 +187,6 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
     }
   }
 
-  async function withRetries<T>(api: string, run: () => Promise<T>): Promise<T> {
-    for (let n = 1; ; n++) {
-      try {
-        return await run();
-      } catch (err) {
-        if (!(err instanceof WxPayError) || err.retry !== 'soon' || n > retries) throw err;
-        const delayMs = backoff(retryDelayMs, n);
-        opts.onRetry?.({ api, attempt: n, delayMs, error: err });
-        await sleep(delayMs);
-      }
-    }
-  }
-
   function prepare(api: V3Api, input: V3RequestInput = {}): { url: string; pwq: string; body: string } {
     if (!api.path.startsWith('/v3/')) throw new TypeError(`${api.name}: path must start with /v3/`);
     const pwq = pathWithQuery(api.path, input.query);
@@ -218,12 +201,12 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
 
     async request<T>(api: V3Api, input?: V3RequestInput) {
       const { url, pwq, body } = prepare(api, input);
-      return withRetries(api.name, () => attempt<T>(api, url, pwq, body));
+      return withRetries(api.name, policy, () => attempt<T>(api, url, pwq, body));
     },
 
     async raw(api, input) {
       const { url, pwq, body } = prepare(api, input);
-      return withRetries(api.name, () => exchange(api.name, api.method, url, pwq, body));
+      return withRetries(api.name, policy, () => exchange(api.name, api.method, url, pwq, body));
     },
 
     async download(url, dlOpts = {}) {
@@ -237,7 +220,7 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
       // Our Authorization goes to WeChat only.
       if (u.origin !== origin) throw new WxPayError('BAD_RESPONSE', `${apiName}: download_url is not on ${origin}`, { api: apiName, retriable: false });
       const pwq = u.pathname + u.search;
-      return withRetries(apiName, async () => {
+      return withRetries(apiName, policy, async () => {
         const ans = await exchange(apiName, 'GET', origin + pwq, pwq, '', dlOpts.maxBytes, '*/*');
         if (ans.status >= 500) throw new WxPayError('SYSTEMERROR', `${apiName}: download HTTP ${ans.status}`, { api: apiName, status: ans.status, retry: 'soon' });
         if (ans.status !== 200) {
