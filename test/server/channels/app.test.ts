@@ -3,8 +3,11 @@
 import t from 'tap';
 import { Types } from 'mongoose';
 import { createPayClient, sign, WxPayError, type SignType } from '../../../server/src/wechat/index.js';
+import { readFileSync } from 'node:fs';
+import { appPayMessage, rsaVerify } from '../../../server/src/wechat/v3/crypto.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { onV3 } from '../../helpers/wechat-v3.js';
 
 type AppParams = { appid: string; partnerid: string; prepayid: string; package: string; noncestr: string; timestamp: string; sign: string; sandbox?: boolean; sandboxBase?: string };
 
@@ -43,8 +46,16 @@ for (const signType of ['MD5', 'HMAC-SHA256'] as SignType[]) {
     t.equal(paid.status, 200);
     const p = paid.body;
     t.match(p, { appid: open.appid, partnerid: s.config.pay.mchId, prepayid: /^wx\d{14}[0-9a-f]{20}$/, package: 'Sign=WXPay', noncestr: /^[A-Za-z0-9]{16,32}$/, timestamp: /^\d{10}$/ });
-    const five = Object.fromEntries(APP_KEYS.map((k) => [k, p[k]]));
-    t.equal(p.sign, sign(five, s.config.pay.apiKey, signType), 'sign over the six lower-case keys with the API key and the order sign type');
+    if (onV3()) {
+      // API v3's APP 调起支付: RSA-SHA256 over appid, timestamp, noncestr, prepayid, with the merchant API certificate's key
+      const cert = readFileSync(s.certs.merchants[s.config.pay.mchId]!.certPath, 'utf8');
+      t.match(p.sign, /^[A-Za-z0-9+/]{342}==$/, 'an RSA-2048 signature, base64');
+      t.ok(rsaVerify(appPayMessage(p.appid, p.timestamp, p.noncestr, p.prepayid), p.sign, cert), 'sign: RSA over the four values, verifiable with the merchant certificate');
+      t.notOk(rsaVerify(appPayMessage(p.appid, String(Number(p.timestamp) + 1), p.noncestr, p.prepayid), p.sign, cert), 'and over these values only');
+    } else {
+      const five = Object.fromEntries(APP_KEYS.map((k) => [k, p[k]]));
+      t.equal(p.sign, sign(five, s.config.pay.apiKey, signType), 'sign over the six lower-case keys with the API key and the order sign type');
+    }
     t.same(Object.keys(p).sort(), [...APP_KEYS, 'sign', 'sandbox', 'sandboxBase'].sort(), 'nothing else (no paySign, no appId)');
     t.equal((await api.call<AppParams>('POST', `/api/app/orders/${order.id}/pay`)).body.prepayid, p.prepayid, 'the prepay is reused');
 
@@ -111,8 +122,9 @@ t.test('channels keep to their own pay route; APP with a mini-program appid is r
   t.match(await app.call('POST', `/api/orders/${appOrder.id}/pay`), { status: 409, body: { code: 'WRONG_CHANNEL' } });
   t.match(await app.call('POST', `/api/app/orders/${mpOrder.id}/pay`), { status: 404 }, "another buyer's order is not found");
 
-  const client = createPayClient({ appid: s.config.apps.mp!.appid, mchId: s.config.pay.mchId, key: s.config.pay.apiKey, signType: 'MD5', baseUrl: s.sandboxBase, retries: 0 });
-  t.teardown(() => client.close());
+  // the server's own client on v3 (its default appid is the mini-program's); a bare v2 one on v2
+  const client = onV3() ? s.app.wechat.pay : createPayClient({ appid: s.config.apps.mp!.appid, mchId: s.config.pay.mchId, key: s.config.pay.apiKey, signType: 'MD5', baseUrl: s.sandboxBase, retries: 0 });
+  if (!onV3()) t.teardown(() => client.close());
   const req = { body: '测试', out_trade_no: `APPMP${Date.now()}`, total_fee: 1, spbill_create_ip: '127.0.0.1', notify_url: 'http://127.0.0.1/wxpay/notify', trade_type: 'APP' as const };
   const refused = await client.unifiedOrder(req).catch((e: unknown) => e);
   t.ok(refused instanceof WxPayError);

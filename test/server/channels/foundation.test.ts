@@ -6,9 +6,10 @@ import { Types } from 'mongoose';
 import { buildApp } from '../../../server/src/app.js';
 import type { OrderDoc } from '../../../server/src/orders/model.js';
 import type { Payer } from '../../../server/src/orders/service.js';
-import { sign, toBeijingTime, toXml } from '../../../server/src/wechat/index.js';
+import { toBeijingTime } from '../../../server/src/wechat/index.js';
 import { apiClient } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { onV3, paymentNotify } from '../../helpers/wechat-v3.js';
 
 const SUCCESS = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 
@@ -22,8 +23,9 @@ async function sandboxOpenid(s: Stack, appid: string, unionid?: string): Promise
   return (await res.json()) as { code: string; openid: string };
 }
 
-function notifyXml(s: Stack, order: OrderDoc, appid: string, openid: string, key = s.config.pay.apiKey): string {
-  const fields: Record<string, string> = {
+/** What WeChat reports paid for `order` under `appid` (v2's notify fields; sent in the server's API version). */
+function notifyFields(s: Stack, order: OrderDoc, appid: string, openid: string): Record<string, string> {
+  return {
     appid,
     mch_id: s.config.pay.mchId,
     nonce_str: 'n' + Math.random().toString(36).slice(2, 14),
@@ -40,11 +42,12 @@ function notifyXml(s: Stack, order: OrderDoc, appid: string, openid: string, key
     out_trade_no: order.outTradeNo,
     time_end: toBeijingTime(new Date()),
   };
-  return toXml({ ...fields, sign: sign(fields, key, 'MD5') });
 }
 
-async function postNotify(s: Stack, body: string) {
-  const res = await fetch(s.apiBase + '/wxpay/notify', { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
+/** The notify, signed with the merchant's own keys: v2 XML to /wxpay/notify, or v3 JSON to /wxpay/v3/notify. */
+async function postNotify(s: Stack, fields: Record<string, string>) {
+  const n = paymentNotify(s, fields);
+  const res = await fetch(s.apiBase + n.path, { method: 'POST', headers: n.headers, body: n.body });
   return { status: res.status, text: await res.text() };
 }
 
@@ -83,8 +86,9 @@ t.test('a notify for each of the merchant appids settles its order', async (t) =
     t.equal(order.channel, payer.channel);
     t.equal(order.tradeType, { mp: 'JSAPI', 'oa-h5': 'JSAPI', app: 'APP', native: 'NATIVE' }[payer.channel]);
     const payerOpenid = payer.openid ?? (await sandboxOpenid(s, payer.appid)).openid;
-    const reply = await postNotify(s, notifyXml(s, order, payer.appid, payerOpenid));
-    t.equal(reply.text, SUCCESS, `${label}: SUCCESS`);
+    const reply = await postNotify(s, notifyFields(s, order, payer.appid, payerOpenid));
+    if (onV3()) t.match(reply, { status: 204, text: '' }, `${label}: 204, stored`);
+    else t.equal(reply.text, SUCCESS, `${label}: SUCCESS`);
     const after = await s.app.orderRepo.find({ id: order._id.toString() });
     t.match(after, { status: 'PAID', flags: [], payerOpenid }, `${label}: PAID, unflagged`);
     if (label === 'native') t.equal(after!.productId, 'TILL-1');
@@ -100,16 +104,18 @@ t.test('a notify for an appid the merchant does not have, or for another of its 
   const before = await s.app.orderRepo.find({ id: order._id.toString() });
 
   // Signed with the merchant's own key, but for a stranger's appid: refused at verification.
-  const stranger = await postNotify(s, notifyXml(s, order, 'wx00000000000000ff', openid));
+  const stranger = await postNotify(s, notifyFields(s, order, 'wx00000000000000ff', openid));
   t.equal(stranger.status, 400);
   t.match(stranger.text, /FAIL/);
   t.match(stranger.text, /APPID_MISMATCH/);
+  if (onV3()) t.same(JSON.parse(stranger.text), { code: 'FAIL', message: 'APPID_MISMATCH' }, "v3's FAIL body");
 
   // One of the merchant's apps, but not this order's: confirmed with orderquery (under the order's
   // appid) first; the trade is unpaid there, so nothing is recorded and WeChat is asked to retry.
-  const other = await postNotify(s, notifyXml(s, order, s.config.apps.mp!.appid, openid));
+  const other = await postNotify(s, notifyFields(s, order, s.config.apps.mp!.appid, openid));
   t.equal(other.status, 503);
   t.match(other.text, /FAIL/);
+  if (onV3()) t.match(JSON.parse(other.text), { code: 'FAIL' }, "v3's FAIL body");
 
   const after = await s.app.orderRepo.find({ id: order._id.toString() });
   t.equal(after!.status, 'PAYING');

@@ -4,9 +4,12 @@
 import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { verifySign } from '../../../server/src/wechat/index.js';
+import { jsapiPayMessage, rsaVerify } from '../../../server/src/wechat/v3/crypto.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
+import { onV3 } from '../../helpers/wechat-v3.js';
 import { CookieBrowser, field, last, oaAppid, ownOaEnv, pageData } from './helpers.js';
 
 const USER_COOKIE = 'sandbox_wx_user';
@@ -84,10 +87,18 @@ t.test('OAuth → order → pay → notify → PAID, with the 公众号 appid an
   t.match(JSON.parse(noCsrf.text), { code: 'CSRF_INVALID' });
   const payRes = await b.hop(`${s.apiBase}${data.api.pay}`, { method: 'POST', headers: { 'x-csrf-token': data.csrf } });
   t.equal(payRes.status, 200);
-  const p = JSON.parse(payRes.text) as { appId: string; timeStamp: string; nonceStr: string; package: string; signType: 'MD5' | 'HMAC-SHA256'; paySign: string };
+  const p = JSON.parse(payRes.text) as { appId: string; timeStamp: string; nonceStr: string; package: string; signType: 'MD5' | 'HMAC-SHA256' | 'RSA'; paySign: string };
   t.same(Object.keys(p).sort(), ['appId', 'nonceStr', 'package', 'paySign', 'signType', 'timeStamp']);
   t.equal(p.appId, oa);
-  t.ok(verifySign({ appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign }, s.config.pay.apiKey, p.signType));
+  if (onV3()) {
+    // a v3 prepay: RSA-SHA256 over appId, timeStamp, nonceStr, package with the merchant API certificate's key
+    t.equal(p.signType, 'RSA');
+    const cert = readFileSync(s.certs.merchants[s.config.pay.mchId]!.certPath, 'utf8');
+    t.ok(rsaVerify(jsapiPayMessage(p.appId, p.timeStamp, p.nonceStr, p.package), p.paySign, cert), 'paySign verifies with the merchant certificate');
+    t.notOk(rsaVerify(jsapiPayMessage(s.appid, p.timeStamp, p.nonceStr, p.package), p.paySign, cert), "and is not good for the mini-program's appid");
+  } else {
+    t.ok(verifySign({ appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign }, s.config.pay.apiKey, p.signType as 'MD5' | 'HMAC-SHA256'));
+  }
 
   // 6. the WeChat client pays; 7. the notify lands; 8. the page's poll reads PAID
   t.same(await s.cashier(p), { errMsg: 'requestPayment:ok' });
@@ -98,8 +109,14 @@ t.test('OAuth → order → pay → notify → PAID, with the 公众号 appid an
   const link = await s.app.mongo.collection('buyer_links').findOne({ appid: oa });
   t.ok(doc!.openid && doc!.openid === link?.openid, 'paid by the buyer\'s 公众号 openid');
   t.equal(link?.unionid, unionid);
-  const notes = (await (await fetch(`${s.sandboxBase}/sandbox/notifications?out_trade_no=${doc!.outTradeNo}`)).json()) as { attempts: { success: boolean }[] };
-  t.ok(notes.attempts.some((a) => a.success), 'settled by the notify');
+  // the sandbox logs an attempt once it has read the answer, which comes after the server stored PAID
+  const notifyPath = onV3() ? '/wxpay/v3/notify' : '/wxpay/notify';
+  const delivered = (a: { success: boolean; notifyUrl: string }) => a.success && new URL(a.notifyUrl).pathname === notifyPath;
+  const notes = await eventually(
+    async () => (await (await fetch(`${s.sandboxBase}/sandbox/notifications?out_trade_no=${doc!.outTradeNo}`)).json()) as { attempts: { success: boolean; notifyUrl: string }[] },
+    (n) => n.attempts.some(delivered),
+  );
+  t.ok(notes.attempts.some(delivered), `settled by the notify (${notifyPath})`);
 
   const result = await b.hop(`${s.apiBase}/h5/result?id=${id}`);
   t.match(result.text, /data-status="PAID"/);

@@ -21,7 +21,7 @@ t.test('the /docs UI renders every operation and runs one against the server', {
   await page.goto(`${base}/docs`);
   await page.locator('.opblock').first().waitFor();
   const paths = await page.locator('.opblock-summary-path').allTextContents();
-  for (const p of ['/api/orders/{id}/pay', '/api/session', '/wxpay/notify', '/admin/api/refunds/{id}']) {
+  for (const p of ['/api/orders/{id}/pay', '/api/session', '/wxpay/notify', '/wxpay/v3/notify', '/wxpay/v3/refund-notify', '/admin/api/refunds/{id}']) {
     t.ok(paths.some((x) => x.replace(/\u200b/g, '') === p), `${p} is listed`);
   }
   t.notOk(paths.some((x) => x.includes('/metrics')), '/metrics is not listed');
