@@ -39,6 +39,21 @@ const OUT_REFUND_NO_RE = /^[0-9A-Za-z_\-|*@]{1,64}$/;
 const REFUND_ACCOUNTS = new Set(['REFUND_SOURCE_UNSETTLED_FUNDS', 'REFUND_SOURCE_RECHARGE_FUNDS']);
 const PAGE = 10;
 
+const FEE_MISMATCH = '订单金额或退款金额与之前请求不一致，请核实后再试';
+/** How /secapi/pay/refund answers each refusal (see the head of this file). */
+const V2_REFUSALS: Record<RefundRefusal, () => Outcome> = {
+  REUSED: () => resultFail('INVALID_REQUEST', '商户退款单号重复'),
+  CHANGED: () => resultFail('REFUND_FEE_MISMATCH', FEE_MISMATCH),
+  NO_TRANSACTION: () => resultFail('INVALID_TRANSACTIONID', '无效transaction_id'),
+  NO_TRADE: () => resultFail('ORDERNOTEXIST', '订单不存在'),
+  OVERDUE: () => resultFail('TRADE_OVERDUE', '订单已经超过退款期限'),
+  FULL: () => resultFail('ERROR', '订单已全额退款'),
+  TOO_MANY: () => resultFail('INVALID_REQ_TOO_MUCH', '部分退款次数超过50次'),
+  EXCEEDS: () => resultFail('REFUND_FEE_INVALID', '累计退款金额大于支付金额'),
+  NOTENOUGH: () => resultFail('NOTENOUGH', '基本账户余额不足，请充值后重新发起'),
+  SYSTEMERROR: () => resultFail('SYSTEMERROR', '系统超时'),
+};
+
 function fen(p: Record<string, string>, name: string): number | undefined {
   try {
     const n = parseIntField(p[name], name);
@@ -93,6 +108,98 @@ export function settleRefund(core: SandboxCore, r: SandboxRefund, merchant: Refu
   });
 }
 
+/** A refund request once its fields are checked, in either API's terms. */
+export interface RefundAsk {
+  api: 'v2' | 'v3';
+  merchant: RefundMerchant;
+  /** v2's request names its app (the trade and an earlier refund must be of it); v3's does not */
+  appid?: string;
+  transactionId?: string;
+  outTradeNo?: string;
+  outRefundNo: string;
+  totalFee: number;
+  refundFee: number;
+  refundDesc?: string;
+  refundAccount: SandboxRefund['refundAccount'];
+  notifyUrl?: string;
+  signType: SandboxRefund['signType'];
+  /** where the money goes, in the API's words */
+  recvAccount: string;
+}
+
+/**
+ * Why WeChat refuses a refund, whatever API asked: each API answers a reason its own way.
+ * REUSED: the out_refund_no refunded another trade; CHANGED: it, or the trade's total, with other
+ * amounts; NO_TRANSACTION: an unknown transaction_id; NO_TRADE: an unknown or unpaid trade; OVERDUE:
+ * paid over a year ago; FULL: nothing left; TOO_MANY: 50 refunds already; EXCEEDS: more than is left;
+ * NOTENOUGH / SYSTEMERROR: the "refund" faults (a SYSTEMERROR with applied: true is no refusal: see lostAnswer).
+ */
+export type RefundRefusal = 'REUSED' | 'CHANGED' | 'NO_TRANSACTION' | 'NO_TRADE' | 'OVERDUE' | 'FULL' | 'TOO_MANY' | 'EXCEEDS' | 'NOTENOUGH' | 'SYSTEMERROR';
+
+/**
+ * WeChat's refund rules, one copy for /secapi/pay/refund and /v3/refund/domestic/refunds: the same
+ * out_refund_no again is the same refund; otherwise the trade's amounts are checked, the refund taken
+ * and its settlement (then notification) scheduled. `lostAnswer`: the refund was taken but the
+ * "applied" SYSTEMERROR fault says the caller must be answered SYSTEMERROR, as when WeChat's answer is lost.
+ */
+export function takeRefund(core: SandboxCore, ask: RefundAsk): { refusal: RefundRefusal } | { refund: SandboxRefund; lostAnswer: boolean } {
+  const { state, faults, refunds } = core;
+  const mchId = ask.merchant.mchId;
+  const existing = refunds.refund(mchId, ask.outRefundNo);
+  if (existing) {
+    const sameTrade = ask.transactionId !== undefined ? existing.transactionId === ask.transactionId : existing.outTradeNo === ask.outTradeNo;
+    if (!sameTrade || (ask.appid !== undefined && existing.appid !== ask.appid)) return { refusal: 'REUSED' };
+    if (existing.totalFee !== ask.totalFee || existing.refundFee !== ask.refundFee) return { refusal: 'CHANGED' };
+    return { refund: existing, lostAnswer: false };
+  }
+  let trade: Trade | undefined;
+  if (ask.transactionId !== undefined) {
+    trade = state.tradeByTransactionId(mchId, ask.transactionId);
+    if (!trade) return { refusal: 'NO_TRANSACTION' };
+  } else {
+    trade = state.trade(mchId, ask.outTradeNo as string);
+  }
+  if (!trade || (ask.appid !== undefined && trade.appid !== ask.appid) || trade.state !== 'SUCCESS' || !trade.transactionId || !trade.timeEnd) {
+    return { refusal: 'NO_TRADE' };
+  }
+  if (ask.totalFee !== trade.totalFee) return { refusal: 'CHANGED' };
+  const now = state.now();
+  if (now - fromBeijingTime(trade.timeEnd).getTime() > REFUND_WINDOW_MS) return { refusal: 'OVERDUE' };
+  const committed = refunds.committed(trade);
+  if (committed >= trade.totalFee) return { refusal: 'FULL' };
+  if (refunds.refundsOf(trade).length >= MAX_REFUNDS_PER_TRADE) return { refusal: 'TOO_MANY' };
+  if (committed + ask.refundFee > trade.totalFee) return { refusal: 'EXCEEDS' };
+
+  const answerFault = faults.refunds.takeRefundAnswer(ask.outRefundNo);
+  if (answerFault?.action === 'NOTENOUGH') return { refusal: 'NOTENOUGH' };
+  if (answerFault?.action === 'SYSTEMERROR' && !answerFault.applied) return { refusal: 'SYSTEMERROR' };
+
+  const notifyUrl = ask.notifyUrl ?? ask.merchant.refundNotifyUrl;
+  const r: SandboxRefund = {
+    ...(ask.api === 'v3' ? { api: 'v3' as const } : {}),
+    mchId,
+    appid: trade.appid,
+    outTradeNo: trade.outTradeNo,
+    transactionId: trade.transactionId,
+    outRefundNo: ask.outRefundNo,
+    refundId: newRefundId(now),
+    totalFee: ask.totalFee,
+    refundFee: ask.refundFee,
+    ...(ask.refundDesc !== undefined ? { refundDesc: ask.refundDesc } : {}),
+    refundAccount: ask.refundAccount,
+    ...(notifyUrl ? { notifyUrl } : {}),
+    signType: ask.signType,
+    status: 'PROCESSING',
+    outcome: faults.refunds.takeRefundOutcome(ask.outRefundNo) ?? 'SUCCESS',
+    createdAt: now,
+    recvAccount: ask.recvAccount,
+    requestSource: 'API',
+  };
+  refunds.add(r);
+  settleRefund(core, r, ask.merchant);
+  return { refund: r, lostAnswer: answerFault?.action === 'SYSTEMERROR' };
+}
+
 export interface RefundRoutesOptions {
   core: SandboxCore;
   /** true on the TLS listener (client certificate checked); false on the plain one */
@@ -101,7 +208,7 @@ export interface RefundRoutesOptions {
 
 export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptions): Promise<void> {
   const { core, secure } = opts;
-  const { state, faults, refunds } = core;
+  const { state, refunds } = core;
   takeRawBodies(app);
   xmlErrorHandler(app);
 
@@ -115,8 +222,6 @@ export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptio
       return render(reply, ctx, run(ctx, req));
     };
   }
-
-  const settle = (r: SandboxRefund, merchant: RefundMerchant) => settleRefund(core, r, merchant);
 
   function refund(ctx: XmlCtx, req: FastifyRequest): Outcome {
     const { p, merchant } = ctx;
@@ -138,61 +243,23 @@ export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptio
     if (present(p, 'notify_url') && !validNotifyUrl(p.notify_url as string)) return returnFail('notify_url参数格式错误', 'PARAM_ERROR');
 
     // One out_refund_no refunds once: the same request again answers the same refund.
-    const existing = refunds.refund(merchant.mchId, outRefundNo);
-    if (existing) {
-      const sameTrade = present(p, 'transaction_id') ? existing.transactionId === p.transaction_id : existing.outTradeNo === p.out_trade_no;
-      if (!sameTrade || existing.appid !== ctx.appid) return resultFail('INVALID_REQUEST', '商户退款单号重复');
-      if (existing.totalFee !== totalFee || existing.refundFee !== refundFee) return resultFail('REFUND_FEE_MISMATCH', '订单金额或退款金额与之前请求不一致，请核实后再试');
-      return refundAnswer(existing);
-    }
-
-    let trade: Trade | undefined;
-    if (present(p, 'transaction_id')) {
-      trade = state.tradeByTransactionId(merchant.mchId, p.transaction_id as string);
-      if (!trade) return resultFail('INVALID_TRANSACTIONID', '无效transaction_id');
-    } else {
-      trade = state.trade(merchant.mchId, p.out_trade_no as string);
-    }
-    if (!trade || trade.appid !== ctx.appid || trade.state !== 'SUCCESS' || !trade.transactionId || !trade.timeEnd) {
-      return resultFail('ORDERNOTEXIST', '订单不存在');
-    }
-    if (totalFee !== trade.totalFee) return resultFail('REFUND_FEE_MISMATCH', '订单金额或退款金额与之前请求不一致，请核实后再试');
-    const now = state.now();
-    if (now - fromBeijingTime(trade.timeEnd).getTime() > REFUND_WINDOW_MS) return resultFail('TRADE_OVERDUE', '订单已经超过退款期限');
-    const committed = refunds.committed(trade);
-    if (committed >= trade.totalFee) return resultFail('ERROR', '订单已全额退款');
-    if (refunds.refundsOf(trade).length >= MAX_REFUNDS_PER_TRADE) return resultFail('INVALID_REQ_TOO_MUCH', '部分退款次数超过50次');
-    if (committed + refundFee > trade.totalFee) return resultFail('REFUND_FEE_INVALID', '累计退款金额大于支付金额');
-
-    const answerFault = faults.refunds.takeRefundAnswer(outRefundNo);
-    if (answerFault?.action === 'NOTENOUGH') return resultFail('NOTENOUGH', '基本账户余额不足，请充值后重新发起');
-    if (answerFault?.action === 'SYSTEMERROR' && !answerFault.applied) return resultFail('SYSTEMERROR', '系统超时');
-
-    const m = merchant as RefundMerchant;
-    const notifyUrl = present(p, 'notify_url') ? (p.notify_url as string) : m.refundNotifyUrl;
-    const r: SandboxRefund = {
-      mchId: merchant.mchId,
+    const taken = takeRefund(core, {
+      api: 'v2',
+      merchant: merchant as RefundMerchant,
       appid: ctx.appid,
-      outTradeNo: trade.outTradeNo,
-      transactionId: trade.transactionId,
+      ...(present(p, 'transaction_id') ? { transactionId: p.transaction_id as string } : { outTradeNo: p.out_trade_no as string }),
       outRefundNo,
-      refundId: newRefundId(now),
       totalFee,
       refundFee,
       ...(present(p, 'refund_desc') ? { refundDesc: p.refund_desc as string } : {}),
       refundAccount: (present(p, 'refund_account') ? p.refund_account : 'REFUND_SOURCE_UNSETTLED_FUNDS') as SandboxRefund['refundAccount'],
-      ...(notifyUrl ? { notifyUrl } : {}),
+      ...(present(p, 'notify_url') ? { notifyUrl: p.notify_url as string } : {}),
       signType: ctx.signType,
-      status: 'PROCESSING',
-      outcome: faults.refunds.takeRefundOutcome(outRefundNo) ?? 'SUCCESS',
-      createdAt: now,
       recvAccount: '支付用户的零钱',
-      requestSource: 'API',
-    };
-    refunds.add(r);
-    settle(r, m);
-    if (answerFault?.action === 'SYSTEMERROR') return resultFail('SYSTEMERROR', '系统超时');
-    return refundAnswer(r);
+    });
+    if ('refusal' in taken) return V2_REFUSALS[taken.refusal]();
+    if (taken.lostAnswer) return resultFail('SYSTEMERROR', '系统超时');
+    return refundAnswer(taken.refund);
   }
 
   function refundquery(ctx: XmlCtx): Outcome {
