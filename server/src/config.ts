@@ -5,7 +5,7 @@ import { DEFAULT_PAID_FIELDS, parseFieldMap } from './notifications/template.js'
 import { DEMO_APPS, DEMO_MERCHANT } from './sandbox/demo.js';
 import { loadMerchantCert, MerchantCertError } from './wechat/merchant-cert.js';
 import type { SignType } from './wechat/sign.js';
-import { certificateSerial, checkApiV3Key, publicKey as parsePublicKey } from './wechat/v3/crypto.js';
+import { certificateSerial, checkApiV3Key, publicKey as parsePublicKey, serialKey } from './wechat/v3/crypto.js';
 import { readFileSync } from 'node:fs';
 
 /** A user mistake in the environment: boot stops with this one-line message naming the variable. */
@@ -542,8 +542,7 @@ function v3Config(env: Env, sandbox: boolean, cert: Config['pay']['cert']): V3Co
   }
   if (env.WECHATPAY_MCH_SERIAL && cert) {
     const actual = certificateSerial(loadMerchantCert(cert).cert);
-    const norm = (s: string) => s.toUpperCase().replace(/^0+/, '');
-    if (norm(actual) !== norm(env.WECHATPAY_MCH_SERIAL)) {
+    if (serialKey(actual) !== serialKey(env.WECHATPAY_MCH_SERIAL)) {
       throw new ConfigError('WECHATPAY_MCH_SERIAL', `does not match the merchant certificate (its serial is ${actual}): the private key would sign for another certificate`);
     }
   }

@@ -9,7 +9,7 @@
 // under the APIv3 key, which only WeChat and we hold; a signer we already know is checked as well.
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { WxPayError } from '../errors.js';
-import { aesGcmDecrypt, certificateSerial, checkApiV3Key, MAX_CLOCK_SKEW_SECONDS, PUBLIC_KEY_ID_PREFIX, publicKey, responseMessage, rsaVerify } from './crypto.js';
+import { aesGcmDecrypt, certificateSerial, checkApiV3Key, MAX_CLOCK_SKEW_SECONDS, PUBLIC_KEY_ID_PREFIX, publicKey, responseMessage, rsaVerify, serialKey } from './crypto.js';
 import type { V3Api, V3RawAnswer, V3Verifier } from './transport.js';
 
 export const CERTIFICATES_API: V3Api = { name: 'certificates', method: 'GET', path: '/v3/certificates' };
@@ -50,11 +50,6 @@ interface CertificatesBody {
     expire_time?: unknown;
     encrypt_certificate?: { algorithm?: unknown; nonce?: unknown; associated_data?: unknown; ciphertext?: unknown };
   }>;
-}
-
-/** A serial as a cache key: upper-case hex without leading zeros (WeChat and X.509 may differ on those). */
-function serialKey(serial: string): string {
-  return serial.toUpperCase().replace(/^0+(?=.)/, '');
 }
 
 function bad(message: string, cause?: unknown): WxPayError {

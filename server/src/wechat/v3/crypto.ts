@@ -175,6 +175,14 @@ export function certificateSerial(certPem: string | Buffer): string {
   return new X509Certificate(certPem).serialNumber.toUpperCase();
 }
 
+/**
+ * A serial as a comparable key: upper-case hex without leading zeros. WeChat, its SDKs and X.509 may
+ * write the same serial in another case, with or without a leading zero byte.
+ */
+export function serialKey(serial: string): string {
+  return serial.toUpperCase().replace(/^0+(?=.)/, '');
+}
+
 /** Whether `key` is the private half of `certPem`'s public key. */
 export function keyMatchesCertificate(key: PrivateKeyInput, certPem: string | Buffer): boolean {
   try {

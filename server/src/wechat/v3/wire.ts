@@ -16,6 +16,11 @@ export function rfc3339FromBeijingCompact(s: string): string {
   return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(8, 10)}:${s.slice(10, 12)}:${s.slice(12, 14)}+08:00`;
 }
 
+/** An instant as v3 writes it: RFC 3339, Beijing time, whole seconds (2026-12-02T10:34:56+08:00). */
+export function rfc3339Beijing(at: Date | number): string {
+  return rfc3339FromBeijingCompact(toBeijingTime(new Date(at)));
+}
+
 /** An RFC 3339 time as an instant; throws RangeError unless it is one (offset required, real day). */
 export function parseRfc3339(s: string): Date {
   const m = typeof s === 'string' ? RFC3339_RE.exec(s) : null;
