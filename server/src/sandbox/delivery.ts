@@ -1,9 +1,9 @@
 // The delivery machinery WeChat uses for every notification it posts (payment results, refund
 // results): each attempt is POSTed, `copies` times for the duplicate fault, and retried on WeChat's
 // schedule (time-scaled) until one is answered 2xx with return_code SUCCESS; every attempt is logged.
-// What differs between kinds of notification is what is posted (v2 XML, or API v3's signed JSON with
-// its own headers), what counts as accepted (v2: return_code SUCCESS; v3: HTTP 200 or 204) and how an
-// attempt is named.
+// What differs between kinds of notification is what is posted and how an attempt is named; how the
+// answer is read follows from what was posted: v2 XML is acknowledged by 2xx with return_code SUCCESS,
+// API v3's signed JSON (a body with its own headers) by HTTP 200 or 204.
 import { Type } from '@sinclair/typebox';
 import { parseXml } from '../wechat/xml.js';
 import type { NotifyPlan } from './faults.js';
@@ -56,13 +56,26 @@ export interface NotificationKind<T, Id extends object> {
   /** in the user agent and in log lines */
   name: string;
   url(item: T): string | undefined;
-  /** the body (posted as text/xml), or a body with its own headers (API v3: JSON, signed in headers) */
+  /** v2 XML (posted as text/xml), or API v3's JSON with its own (signature) headers */
   body(item: T, merchant: SandboxMerchant, corrupt: boolean): string | PreparedNotification;
-  /** whether the merchant's answer ends the series (default: 2xx with return_code SUCCESS) */
-  accepted?(item: T, status: number, reply: string): boolean;
   identify(item: T): Id;
 }
 
+/**
+ * A notify_url WeChat takes (v2 and v3, payments and refunds): an absolute http(s) URL without query,
+ * fragment or credentials, at most `maxBytes` bytes (each API's field limit).
+ */
+export function notifyUrlOk(s: string, maxBytes: number): boolean {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return false;
+  }
+  return (u.protocol === 'http:' || u.protocol === 'https:') && !/[?#]/.test(s) && u.username === '' && u.password === '' && Buffer.byteLength(s, 'utf8') <= maxBytes;
+}
+
+/** An API v3 notification: JSON whose signature travels in headers; acknowledged by HTTP 200 or 204. */
 export interface PreparedNotification {
   body: string;
   headers: Record<string, string>;
@@ -78,7 +91,7 @@ const MAX_REPLY_CHARS = 2000;
 const MAX_LOG = 10_000;
 
 /** v2's acknowledgement: 2xx with return_code SUCCESS. */
-export function isXmlSuccess(status: number | null, body: string): boolean {
+function isXmlSuccess(status: number | null, body: string): boolean {
   if (status === null || status < 200 || status > 299) return false;
   try {
     return parseXml(body).return_code === 'SUCCESS';
@@ -174,8 +187,7 @@ export class XmlNotifier<T, Id extends object> {
       error = e.name === 'TimeoutError' || e.name === 'AbortError' ? (this.closed ? 'aborted' : 'timeout') : e.message;
     }
     if (this.closed && error === 'aborted') return false;
-    const success =
-      error === undefined && status !== null && (this.kind.accepted ? this.kind.accepted(item, status, reply) : isXmlSuccess(status, reply));
+    const success = error === undefined && (typeof prepared === 'string' ? isXmlSuccess(status, reply) : status === 200 || status === 204);
     this.record({
       ...this.kind.identify(item),
       attempt: n,

@@ -1,10 +1,10 @@
 import { nonceStr } from '../wechat/nonce.js';
 import { sign } from '../wechat/sign.js';
 import { toXml } from '../wechat/xml.js';
-import { isXmlSuccess, XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
+import { XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
 import type { SandboxMerchant, Trade } from './state.js';
 import type { V3Keys } from './v3/keys.js';
-import { paymentNotification, v3Accepted } from './v3/resources.js';
+import { paymentNotification } from './v3/resources.js';
 
 export { attemptTimeoutMs, retryDelayMs, RETRY_SCHEDULE_S } from './delivery.js';
 
@@ -54,7 +54,6 @@ export class Notifier extends XmlNotifier<Trade, { outTradeNo: string; transacti
         url: (trade) => trade.notifyUrl,
         body: (trade, merchant, corrupt) =>
           trade.api === 'v3' && v3 ? paymentNotification(v3, trade, merchant, corrupt) : toXml(notifyFields(trade, merchant, corrupt)),
-        accepted: (trade, status, reply) => (trade.api === 'v3' ? v3Accepted(status) : isXmlSuccess(status, reply)),
         identify: (trade) => ({ outTradeNo: trade.outTradeNo, transactionId: trade.transactionId ?? '', notifyUrl: trade.notifyUrl }),
       },
       opts,

@@ -16,9 +16,10 @@ import { isSignType, verifySign } from '../wechat/sign.js';
 import { fromBeijingTime } from '../wechat/time.js';
 import { parseXml, XmlError } from '../wechat/xml.js';
 import type { Faults, PayApi } from './faults.js';
-import { newPrepayId } from './ids.js';
+import { notifyUrlOk } from './delivery.js';
+import { placePrepay } from './pay-trade.js';
 import { render, resultFail, returnFail, sendXml, type Outcome, type XmlCtx } from './xml-api.js';
-import { PREPAY_TTL_MS, type SandboxState, type Trade, type TradeState } from './state.js';
+import type { SandboxState, Trade, TradeState } from './state.js';
 
 export const PAY_BODY_LIMIT = 64 * 1024;
 
@@ -183,7 +184,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
     if (present(p, 'fee_type') && p.fee_type !== 'CNY') return returnFail('fee_type参数格式错误', 'PARAM_ERROR');
     if (isIP(p.spbill_create_ip as string) === 0) return returnFail('invalid spbill_create_ip', 'PARAM_ERROR');
     const notifyUrl = p.notify_url as string;
-    if (!validNotifyUrl(notifyUrl)) return returnFail('notify_url参数格式错误', 'PARAM_ERROR');
+    if (!notifyUrlOk(notifyUrl, MAX_BYTES.notify_url as number)) return returnFail('notify_url参数格式错误', 'PARAM_ERROR');
     if (present(p, 'limit_pay') && p.limit_pay !== 'no_credit') return returnFail('limit_pay参数格式错误', 'PARAM_ERROR');
     const now = state.now();
     for (const name of ['time_start', 'time_expire'] as const) {
@@ -210,39 +211,31 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
       return resultFail('PARAM_ERROR', 'appid和openid不匹配');
     }
 
-    const fp = fingerprint(p);
-    const existing = state.trade(ctx.merchant.mchId, outTradeNo);
-    if (existing) {
-      if (existing.state === 'SUCCESS') return resultFail('ORDERPAID', '该订单已支付');
-      if (existing.state === 'CLOSED') return resultFail('ORDERCLOSED', '该订单已关闭');
-      if (existing.fingerprint !== fp) return resultFail('INVALID_REQUEST', '201 商户订单号重复');
-      // The same request again: the same prepay_id while it lives (2 hours), a new one after.
-      if (now - existing.prepayCreatedAt >= PREPAY_TTL_MS) state.renewPrepay(existing, newPrepayId(now));
-      return prepayAnswer(existing);
-    }
-    const trade: Trade = {
-      mchId: ctx.merchant.mchId,
-      appid: ctx.appid,
-      outTradeNo,
-      fingerprint: fp,
-      signType: ctx.signType,
-      body: p.body as string,
-      ...(present(p, 'attach') ? { attach: p.attach as string } : {}),
-      ...(present(p, 'device_info') ? { deviceInfo: p.device_info as string } : {}),
-      totalFee,
-      feeType: 'CNY',
-      tradeType,
-      ...(present(p, 'openid') ? { openid: p.openid as string } : {}),
-      ...(present(p, 'product_id') ? { productId: p.product_id as string } : {}),
-      notifyUrl,
-      ...(timeExpire !== undefined ? { timeExpire } : {}),
-      prepayId: newPrepayId(now),
-      prepayCreatedAt: now,
-      state: 'NOTPAY',
-      createdAt: now,
-    };
-    state.saveTrade(trade);
-    return prepayAnswer(trade);
+    const placed = placePrepay(
+      state,
+      {
+        mchId: ctx.merchant.mchId,
+        appid: ctx.appid,
+        outTradeNo,
+        fingerprint: fingerprint(p),
+        signType: ctx.signType,
+        body: p.body as string,
+        ...(present(p, 'attach') ? { attach: p.attach as string } : {}),
+        ...(present(p, 'device_info') ? { deviceInfo: p.device_info as string } : {}),
+        totalFee,
+        feeType: 'CNY',
+        tradeType,
+        ...(present(p, 'openid') ? { openid: p.openid as string } : {}),
+        ...(present(p, 'product_id') ? { productId: p.product_id as string } : {}),
+        notifyUrl,
+        ...(timeExpire !== undefined ? { timeExpire } : {}),
+      },
+      now,
+    );
+    if (placed === 'PAID') return resultFail('ORDERPAID', '该订单已支付');
+    if (placed === 'CLOSED') return resultFail('ORDERCLOSED', '该订单已关闭');
+    if (placed === 'CHANGED') return resultFail('INVALID_REQUEST', '201 商户订单号重复');
+    return prepayAnswer(placed);
   }
 
   function prepayAnswer(t: Trade): Outcome {
@@ -329,12 +322,3 @@ export function codeUrlOf(t: Trade): string {
   return `weixin://wxpay/bizpayurl?pr=${t.prepayId.slice(-16)}`;
 }
 
-function validNotifyUrl(s: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return false;
-  }
-  return (u.protocol === 'http:' || u.protocol === 'https:') && !s.includes('?') && !s.includes('#') && u.username === '' && u.password === '';
-}

@@ -5,11 +5,11 @@ import { nonceStr } from '../wechat/nonce.js';
 import { toBeijingDateTime } from '../wechat/beijing-datetime.js';
 import { encryptRefundReqInfo } from '../wechat/refund-notify.js';
 import { toXml } from '../wechat/xml.js';
-import { isXmlSuccess, XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
+import { XmlNotifier, type Delivery, type DeliveryOptions } from './delivery.js';
 import type { SandboxRefund } from './refund-state.js';
 import type { SandboxMerchant } from './state.js';
 import type { V3Keys } from './v3/keys.js';
-import { refundNotification, v3Accepted } from './v3/resources.js';
+import { refundNotification } from './v3/resources.js';
 
 /** One attempt to deliver a refund notification, as GET /sandbox/refund-notifications lists it. */
 export type RefundDeliveryAttempt = RefundIds & Delivery;
@@ -61,7 +61,6 @@ export class RefundNotifier extends XmlNotifier<SandboxRefund, RefundIds> {
         name: 'refund notifier',
         url: (r) => r.notifyUrl,
         body: (r, merchant, corrupt) => (r.api === 'v3' && v3 ? refundNotification(v3, r, merchant, corrupt) : refundNotifyBody(r, merchant, corrupt)),
-        accepted: (r, status, reply) => (r.api === 'v3' ? v3Accepted(status) : isXmlSuccess(status, reply)),
         identify: (r) => ({ outRefundNo: r.outRefundNo, refundId: r.refundId, outTradeNo: r.outTradeNo, refundStatus: r.status, notifyUrl: r.notifyUrl ?? '' }),
       },
       opts,

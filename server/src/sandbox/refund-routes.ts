@@ -18,6 +18,7 @@ import { toBeijingDateTime } from '../wechat/beijing-datetime.js';
 import { FieldError, OUT_TRADE_NO_RE, parseIntField } from '../wechat/fields.js';
 import { fromBeijingTime } from '../wechat/time.js';
 import type { SandboxCore } from './core.js';
+import { notifyUrlOk } from './delivery.js';
 import { MAX_REFUNDS_PER_TRADE, newRefundId, REFUND_SETTLE_MS, REFUND_WINDOW_MS, type RefundMerchant, type SandboxRefund } from './refund-state.js';
 import type { Trade } from './state.js';
 import {
@@ -64,15 +65,6 @@ function fen(p: Record<string, string>, name: string): number | undefined {
   }
 }
 
-function validNotifyUrl(s: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return false;
-  }
-  return (u.protocol === 'http:' || u.protocol === 'https:') && !/[?#]/.test(s) && u.username === '' && Buffer.byteLength(s, 'utf8') <= 256;
-}
 
 function refundAnswer(r: SandboxRefund): Outcome {
   return {
@@ -240,7 +232,7 @@ export async function refundRoutes(app: FastifyInstance, opts: RefundRoutesOptio
     if (present(p, 'refund_fee_type') && p.refund_fee_type !== 'CNY') return returnFail('refund_fee_type参数格式错误', 'PARAM_ERROR');
     if (present(p, 'refund_desc') && Buffer.byteLength(p.refund_desc as string, 'utf8') > 80) return returnFail('refund_desc参数长度有误', 'PARAM_ERROR');
     if (present(p, 'refund_account') && !REFUND_ACCOUNTS.has(p.refund_account as string)) return returnFail('refund_account参数格式错误', 'PARAM_ERROR');
-    if (present(p, 'notify_url') && !validNotifyUrl(p.notify_url as string)) return returnFail('notify_url参数格式错误', 'PARAM_ERROR');
+    if (present(p, 'notify_url') && !notifyUrlOk(p.notify_url as string, 256)) return returnFail('notify_url参数格式错误', 'PARAM_ERROR');
 
     // One out_refund_no refunds once: the same request again answers the same refund.
     const taken = takeRefund(core, {

@@ -7,7 +7,7 @@ import { aesGcmEncrypt } from '../../wechat/v3/crypto.js';
 import type { SandboxCore } from '../core.js';
 import { v3Api } from './http.js';
 import type { V3Keys } from './keys.js';
-import { rfc3339Beijing } from './time.js';
+import { rfc3339Beijing } from '../../wechat/v3/wire.js';
 
 export async function v3CertificateRoutes(app: FastifyInstance, opts: { core: SandboxCore; keys: V3Keys }): Promise<void> {
   const { keys } = opts;

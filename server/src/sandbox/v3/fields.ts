@@ -57,13 +57,3 @@ function get(o: Obj, path: string): unknown {
   return cur;
 }
 
-/** A notify_url WeChat takes: http(s), absolute, no query or fragment, at most 255 bytes. */
-export function notifyUrlOk(s: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return false;
-  }
-  return (u.protocol === 'http:' || u.protocol === 'https:') && !/[?#]/.test(s) && u.username === '' && u.password === '' && Buffer.byteLength(s) <= 255;
-}

@@ -4,7 +4,7 @@
 // parse the JSON body, and sign every answer, errors and 204s included (Wechatpay-Timestamp / Nonce /
 // Signature / Serial, Request-ID). Errors are HTTP status + {code, message[, detail]}.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MAX_CLOCK_SKEW_SECONDS, parseAuthorization, requestMessage, rsaVerify, type AuthorizationFields } from '../../wechat/v3/crypto.js';
+import { MAX_CLOCK_SKEW_SECONDS, parseAuthorization, requestMessage, rsaVerify, serialKey, type AuthorizationFields } from '../../wechat/v3/crypto.js';
 import type { SandboxMerchant, SandboxState } from '../state.js';
 import { requestId, type SigningMode, type V3Keys } from './keys.js';
 
@@ -65,8 +65,7 @@ export function authenticate(req: FastifyRequest, state: SandboxState, keys: V3K
   if (!merchant) throw new V3Error(400, 'MCH_NOT_EXISTS', '商户号不存在');
   const cert = keys.merchantCert(merchant.mchId);
   // Serials compared as numbers: upper or lower case, with or without X.509's leading zero.
-  const norm = (x: string) => x.toUpperCase().replace(/^0+/, '');
-  if (!cert || norm(auth.serial_no) !== norm(cert.serial)) {
+  if (!cert || serialKey(auth.serial_no) !== serialKey(cert.serial)) {
     throw new V3Error(401, 'SIGN_ERROR', '商户证书序列号有误。请使用签名私钥匹配的证书序列号', undefined, 'SERIAL_NO_MISMATCH');
   }
   const ts = /^\d{1,12}$/.test(auth.timestamp) ? Number(auth.timestamp) : NaN;

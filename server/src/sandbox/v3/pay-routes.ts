@@ -6,15 +6,16 @@
 import type { FastifyInstance } from 'fastify';
 import { OUT_TRADE_NO_RE } from '../../wechat/fields.js';
 import type { SandboxCore } from '../core.js';
+import { notifyUrlOk } from '../delivery.js';
 import type { PayApi } from '../faults.js';
-import { newPrepayId } from '../ids.js';
+import { placePrepay } from '../pay-trade.js';
 import { codeUrlOf } from '../pay-routes.js';
-import { PREPAY_TTL_MS, type Trade } from '../state.js';
-import { notifyUrlOk, optCurrency, optString, reqObject, reqPositiveInt, reqString } from './fields.js';
+import type { Trade } from '../state.js';
+import { optCurrency, optString, reqObject, reqPositiveInt, reqString } from './fields.js';
 import { paramError, systemError, V3Error, v3Api, type V3Answer, type V3Ctx } from './http.js';
 import type { V3Keys } from './keys.js';
 import { transactionJson } from './resources.js';
-import { parseRfc3339 } from './time.js';
+import { parseRfc3339 } from '../../wechat/v3/wire.js';
 
 const V3_OUT_TRADE_NO = { min: 6, max: 32, re: OUT_TRADE_NO_RE };
 const MIN_EXPIRE_MS = 5 * 60 * 1000;
@@ -46,7 +47,7 @@ export async function v3PayRoutes(app: FastifyInstance, opts: { core: SandboxCor
       const timeExpireText = optString(b, 'time_expire', { max: 64 });
       const attach = optString(b, 'attach', { max: 128 });
       const notifyUrl = reqString(b, 'notify_url', { max: 255 });
-      if (!notifyUrlOk(notifyUrl)) throw paramError('/notify_url', 'notify_url格式错误：须为http(s)的绝对地址，不能携带参数');
+      if (!notifyUrlOk(notifyUrl, 255)) throw paramError('/notify_url', 'notify_url格式错误：须为http(s)的绝对地址，不能携带参数');
       const goodsTag = optString(b, 'goods_tag', { max: 32 });
       reqObject(b, 'amount');
       const total = reqPositiveInt(b, 'amount.total');
@@ -57,8 +58,11 @@ export async function v3PayRoutes(app: FastifyInstance, opts: { core: SandboxCor
       const now = state.now();
       let timeExpire: number | undefined;
       if (timeExpireText !== undefined) {
-        timeExpire = parseRfc3339(timeExpireText);
-        if (timeExpire === undefined) throw paramError('/time_expire', 'time_expire格式错误，应为RFC3339格式，如2018-06-08T10:34:56+08:00');
+        try {
+          timeExpire = parseRfc3339(timeExpireText).getTime();
+        } catch {
+          throw paramError('/time_expire', 'time_expire格式错误，应为RFC3339格式，如2018-06-08T10:34:56+08:00');
+        }
         if (timeExpire - now < MIN_EXPIRE_MS) throw paramError('/time_expire', 'time_expire时间过短，刷卡至少1分钟，其他5分钟');
       }
       // ASSUMPTION (as v2, pay-routes.ts): APP pay takes only an open-platform appid; WeChat's v3 words are not published.
@@ -67,37 +71,31 @@ export async function v3PayRoutes(app: FastifyInstance, opts: { core: SandboxCor
 
       const tradeType = kind.toUpperCase();
       const fp = JSON.stringify({ v3: tradeType, appid, description, attach, notifyUrl, goodsTag, timeExpireText, total, openid });
-      const existing = state.trade(ctx.merchant.mchId, outTradeNo);
-      if (existing) {
-        if (existing.state === 'SUCCESS') throw new V3Error(400, 'ORDERPAID', '该订单已支付');
-        if (existing.state === 'CLOSED') throw new V3Error(400, 'ORDER_CLOSED', '该订单已关闭');
-        if (existing.fingerprint !== fp) throw new V3Error(403, 'OUT_TRADE_NO_USED', '商户订单号重复');
-        if (now - existing.prepayCreatedAt >= PREPAY_TTL_MS) state.renewPrepay(existing, newPrepayId(now));
-        return prepayAnswer(existing);
-      }
-      const trade: Trade = {
-        api: 'v3',
-        mchId: ctx.merchant.mchId,
-        appid,
-        outTradeNo,
-        fingerprint: fp,
-        signType: 'MD5',
-        body: description,
-        ...(attach !== undefined ? { attach } : {}),
-        ...(goodsTag !== undefined ? { goodsTag } : {}),
-        totalFee: total,
-        feeType: 'CNY',
-        tradeType,
-        ...(openid !== undefined ? { openid } : {}),
-        notifyUrl,
-        ...(timeExpire !== undefined ? { timeExpire } : {}),
-        prepayId: newPrepayId(now),
-        prepayCreatedAt: now,
-        state: 'NOTPAY',
-        createdAt: now,
-      };
-      state.saveTrade(trade);
-      return prepayAnswer(trade);
+      const placed = placePrepay(
+        state,
+        {
+          api: 'v3',
+          mchId: ctx.merchant.mchId,
+          appid,
+          outTradeNo,
+          fingerprint: fp,
+          signType: 'MD5',
+          body: description,
+          ...(attach !== undefined ? { attach } : {}),
+          ...(goodsTag !== undefined ? { goodsTag } : {}),
+          totalFee: total,
+          feeType: 'CNY',
+          tradeType,
+          ...(openid !== undefined ? { openid } : {}),
+          notifyUrl,
+          ...(timeExpire !== undefined ? { timeExpire } : {}),
+        },
+        now,
+      );
+      if (placed === 'PAID') throw new V3Error(400, 'ORDERPAID', '该订单已支付');
+      if (placed === 'CLOSED') throw new V3Error(400, 'ORDER_CLOSED', '该订单已关闭');
+      if (placed === 'CHANGED') throw new V3Error(403, 'OUT_TRADE_NO_USED', '商户订单号重复');
+      return prepayAnswer(placed);
     };
   }
 

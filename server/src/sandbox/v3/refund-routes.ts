@@ -6,9 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 import { OUT_TRADE_NO_RE } from '../../wechat/fields.js';
 import type { SandboxCore } from '../core.js';
+import { notifyUrlOk } from '../delivery.js';
 import { takeRefund, type RefundRefusal } from '../refund-routes.js';
 import type { RefundMerchant } from '../refund-state.js';
-import { notifyUrlOk, optCurrency, optString, reqObject, reqPositiveInt, reqString } from './fields.js';
+import { optCurrency, optString, reqObject, reqPositiveInt, reqString } from './fields.js';
 import { paramError, systemError, V3Error, v3Api } from './http.js';
 import type { V3Keys } from './keys.js';
 import { refundJson } from './resources.js';
@@ -43,7 +44,7 @@ export async function v3RefundRoutes(app: FastifyInstance, opts: { core: Sandbox
     const outRefundNo = reqString(b, 'out_refund_no', { max: 64, re: OUT_REFUND_NO_RE });
     const reason = optString(b, 'reason', { max: 80 });
     const notifyUrl = optString(b, 'notify_url', { max: 256 });
-    if (notifyUrl !== undefined && !notifyUrlOk(notifyUrl)) throw paramError('/notify_url', 'notify_url格式错误：须为http(s)的绝对地址，不能携带参数');
+    if (notifyUrl !== undefined && !notifyUrlOk(notifyUrl, 256)) throw paramError('/notify_url', 'notify_url格式错误：须为http(s)的绝对地址，不能携带参数');
     const fundsAccount = optString(b, 'funds_account', { max: 32 });
     if (fundsAccount !== undefined && fundsAccount !== 'AVAILABLE') throw paramError('/funds_account', 'funds_account只支持AVAILABLE');
     reqObject(b, 'amount');

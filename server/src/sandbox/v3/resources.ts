@@ -7,7 +7,7 @@ import type { PreparedNotification } from '../delivery.js';
 import type { SandboxRefund, SandboxRefundStatus } from '../refund-state.js';
 import type { SandboxMerchant, Trade, TradeState } from '../state.js';
 import type { V3Keys } from './keys.js';
-import { rfc3339Beijing } from './time.js';
+import { rfc3339Beijing } from '../../wechat/v3/wire.js';
 
 const TRADE_STATE_DESC: Record<TradeState, string> = {
   NOTPAY: '未支付',
@@ -135,6 +135,3 @@ export function refundNotification(keys: V3Keys, r: SandboxRefund, merchant: San
   const [eventType, summary] = REFUND_EVENT[V3_REFUND_STATUS[r.status]];
   return v3Notification(keys, merchant, { id: notificationId(`refund:${r.mchId}:${r.refundId}:${r.status}`), eventType, summary, originalType: 'refund', plaintext: refundNotifyResource(r) }, corrupt);
 }
-
-/** Merchants acknowledge a v3 notification with HTTP 200 or 204. */
-export const v3Accepted = (status: number): boolean => status === 200 || status === 204;
