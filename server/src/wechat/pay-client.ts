@@ -160,9 +160,10 @@ function checkString(req: Record<string, unknown>, field: string, required: bool
   return v;
 }
 
-function checkOutTradeNo(v: unknown): string {
+/** out_trade_no as WeChat takes it (both API versions); `api` names the call in the error. */
+export function checkOutTradeNo(v: unknown, api?: string): string {
   if (typeof v !== 'string' || !OUT_TRADE_NO_RE.test(v)) {
-    throw invalid('out_trade_no', 'must be 1-32 characters of [0-9A-Za-z_-|*@]');
+    throw new WxPayError('INVALID_ARGUMENT', 'out_trade_no: must be 1-32 characters of [0-9A-Za-z_-|*@]', { field: 'out_trade_no', ...(api ? { api, retriable: false } : {}) });
   }
   return v;
 }

@@ -4,39 +4,23 @@
 // Request fields v3 cannot carry are refused rather than dropped, except time_start and product_id,
 // which change nothing WeChat does with the trade.
 import { WxPayError } from '../errors.js';
-import type { FetchLike } from '../http.js';
-import { OUT_TRADE_NO_RE } from '../fields.js';
-import { TRADE_STATES, validateUnifiedOrder, type OrderQueryResult, type PayClient, type TradeState, type TradeType, type UnifiedOrderResult } from '../pay-client.js';
+import { checkOutTradeNo, TRADE_STATES, validateUnifiedOrder, type OrderQueryResult, type PayClient, type TradeState, type TradeType, type UnifiedOrderResult } from '../pay-client.js';
 import { validateRefund, type RefundResult } from '../refund.js';
-import type { RetryInfo } from '../transport.js';
 import { createWechatpayVerifier, CERTIFICATES_API, type WechatpayVerifier } from './certificates.js';
-import type { PrivateKeyInput } from './crypto.js';
 import { downloadBillV3 } from './download-bill.js';
 import { refundQueryV3, refundResultOf } from './refund.js';
-import { createV3Transport, type V3Transport, type V3Verifier } from './transport.js';
+import { createV3Transport, type V3Transport, type V3TransportOptions } from './transport.js';
 import { beijingCompactFromRfc3339, flatten, invalid, rfc3339FromBeijingCompact } from './wire.js';
 
-export interface PayClientV3Options {
+/** The transport's options (signing key, base URL, timeouts, retries) and what the verifier needs. */
+export interface PayClientV3Options extends Omit<V3TransportOptions, 'verifier'> {
   appid: string;
-  mchId: string;
-  /** the merchant API certificate's serial and private key */
-  serialNo: string;
-  privateKey: PrivateKeyInput;
   /** 32 bytes: decrypts platform certificates (and, elsewhere, notifications) */
   apiV3Key: string;
-  /** e.g. https://api.mch.weixin.qq.com or the sandbox's root */
-  baseUrl: string;
   /** WeChat Pay public key mode: its id (PUB_KEY_ID_…) and PEM */
   publicKey?: { id: string; pem: string };
   /** platform certificate mode: download and rotate them from /v3/certificates */
   platformCertificates?: boolean;
-  timeoutMs?: number;
-  retries?: number;
-  retryDelayMs?: number;
-  fetch?: FetchLike;
-  onRetry?: (info: RetryInfo) => void;
-  ca?: string | string[];
-  now?: () => Date;
 }
 
 export type PayClientV3 = PayClient & { readonly v3: V3Transport; readonly verifier: WechatpayVerifier };
@@ -110,46 +94,29 @@ export function transactionRaw(tx: V3Transaction): Record<string, string> {
 }
 
 export function createPayClientV3(opts: PayClientV3Options): PayClientV3 {
-  if (typeof opts.appid !== 'string' || opts.appid === '') throw new TypeError('createPayClientV3: appid is required');
+  const { appid, apiV3Key, publicKey, platformCertificates, ...transportOptions } = opts;
+  if (typeof appid !== 'string' || appid === '') throw new TypeError('createPayClientV3: appid is required');
   const now = opts.now ?? (() => new Date());
-  // The verifier downloads certificates through the transport, which verifies with the verifier: tied late.
+  // The verifier downloads platform certificates through the transport, which verifies with it: the
+  // transport is made next, before any download can happen.
   let transport: V3Transport | undefined;
   const verifier = createWechatpayVerifier({
-    apiV3Key: opts.apiV3Key,
+    apiV3Key,
     now,
-    ...(opts.publicKey ? { publicKey: opts.publicKey } : {}),
-    ...(opts.platformCertificates ? { platformCertificates: { fetch: () => (transport as V3Transport).raw(CERTIFICATES_API) } } : {}),
+    ...(publicKey ? { publicKey } : {}),
+    ...(platformCertificates ? { platformCertificates: { fetch: () => (transport as V3Transport).raw(CERTIFICATES_API) } } : {}),
   });
-  const late: V3Verifier = { verify: (s, m, sig) => verifier.verify(s, m, sig) };
-  const t = createV3Transport({
-    mchId: opts.mchId,
-    serialNo: opts.serialNo,
-    privateKey: opts.privateKey,
-    baseUrl: opts.baseUrl,
-    verifier: late,
-    now,
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
-    ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
-    ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
-    ...(opts.ca ? { ca: opts.ca } : {}),
-  });
+  const t = createV3Transport({ ...transportOptions, verifier, now });
   transport = t;
   const mchid = opts.mchId;
-
-  function checkOutTradeNo(v: unknown, api: string): string {
-    if (typeof v !== 'string' || !OUT_TRADE_NO_RE.test(v)) throw invalid('out_trade_no', 'must be 1-32 characters of [0-9A-Za-z_-|*@]', api);
-    return v;
-  }
 
   return {
     v3: t,
     verifier,
 
     async unifiedOrder(req, o = {}) {
-      const appid = o.appid ?? opts.appid;
-      const { path, body } = unifiedOrderBody(req, appid, mchid, now());
+      const callAppid = o.appid ?? appid;
+      const { path, body } = unifiedOrderBody(req, callAppid, mchid, now());
       const ans = await t.request<{ prepay_id?: unknown; code_url?: unknown }>({ name: 'unifiedorder', method: 'POST', path }, { body });
       const raw = flatten(ans ?? {});
       if (req.trade_type === 'NATIVE') {
@@ -175,8 +142,8 @@ export function createPayClientV3(opts: PayClientV3Options): PayClientV3 {
       }
       const tx = await t.request<V3Transaction>({ name: api, method: 'GET', path }, { query: { mchid } });
       if (!tx || typeof tx !== 'object') throw bad(api, 'empty answer');
-      const appid = o.appid ?? opts.appid;
-      if (tx.mchid !== mchid || (tx.appid !== undefined && tx.appid !== appid)) throw bad(api, 'answer is for another merchant');
+      const callAppid = o.appid ?? appid;
+      if (tx.mchid !== mchid || (tx.appid !== undefined && tx.appid !== callAppid)) throw bad(api, 'answer is for another merchant');
       if (typeof tx.trade_state !== 'string' || !(TRADE_STATES as readonly string[]).includes(tx.trade_state)) throw bad(api, 'unknown trade_state', 'trade_state');
       if (typeof tx.out_trade_no !== 'string' || (hasOut && tx.out_trade_no !== r.out_trade_no)) throw bad(api, 'answer is for another out_trade_no', 'out_trade_no');
       if (!hasOut && tx.transaction_id !== r.transaction_id) throw bad(api, 'answer is for another transaction_id', 'transaction_id');
