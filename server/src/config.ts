@@ -568,6 +568,10 @@ function v3Config(env: Env, sandbox: boolean, cert: Config['pay']['cert']): V3Co
     publicKey = { id: env.WECHATPAY_PUBLIC_KEY_ID as string, pem };
   }
   const platformCertificates = env.WECHATPAY_PLATFORM_CERTS === '1' || env.WECHATPAY_PLATFORM_CERTS === 'true';
+  // /v3/certificates is a signed call: on v2 (notifications only) the certificate is otherwise optional.
+  if (!sandbox && platformCertificates && !cert) {
+    throw new ConfigError('WECHATPAY_PLATFORM_CERTS', 'needs the merchant API certificate (WECHATPAY_CERT_PEM + WECHATPAY_KEY_PEM, or WECHATPAY_CERT_P12): platform certificates are downloaded with a signed call');
+  }
   if (!sandbox && !publicKey && !platformCertificates) {
     throw new ConfigError(
       'WECHATPAY_PUBLIC_KEY_PEM',

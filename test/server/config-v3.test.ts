@@ -75,6 +75,10 @@ t.test('v2 stays the default; an APIv3 key beside v2 makes v3 notifications veri
   t.ok(c.pay.v3, 'v3 keys loaded for the v3 notify endpoints (moving back from v3)');
   const plain = loadConfig({ ...v2, WECHATPAY_APIV3_KEY: undefined, WECHATPAY_PUBLIC_KEY_PEM: undefined, WECHATPAY_PUBLIC_KEY_ID: undefined });
   t.equal(plain.pay.v3, undefined);
+  // On v2 the certificate is optional, but downloading platform certificates is a signed call.
+  const noCert = { ...v2, WECHATPAY_CERT_PEM: undefined, WECHATPAY_KEY_PEM: undefined, WECHATPAY_PUBLIC_KEY_PEM: undefined, WECHATPAY_PUBLIC_KEY_ID: undefined, WECHATPAY_PLATFORM_CERTS: '1' };
+  t.equal(failure(noCert).variable, 'WECHATPAY_PLATFORM_CERTS', 'platform certificates without the merchant certificate to fetch them');
+  t.ok(loadConfig({ ...v2, WECHATPAY_CERT_PEM: undefined, WECHATPAY_KEY_PEM: undefined }).pay.v3, 'with the public key, v2 needs no certificate for v3 notifications');
   t.equal(failure({ ...v2, WECHATPAY_APIV3_KEY: undefined }).variable, 'WECHATPAY_APIV3_KEY', 'a public key without an APIv3 key is half a v3 setup');
 });
 
