@@ -67,8 +67,12 @@ export default fp<WechatPluginOptions>(
           })
         : undefined;
     const verifier = v3client?.verifier ?? (v3cfg?.publicKey ? createWechatpayVerifier({ publicKey: v3cfg.publicKey, apiV3Key: v3cfg.apiV3Key }) : undefined);
-    const v2client = (): PayClient =>
-      createPayClient({
+    let client: PayClient;
+    if (config.pay.apiVersion === 'v3') {
+      if (!v3client) throw new Error('API v3 needs the APIv3 key and the merchant certificate (loadConfig checks both)');
+      client = v3client;
+    } else {
+      client = createPayClient({
         appid: config.wechat.appid,
         mchId: config.pay.mchId,
         key: config.pay.apiKey,
@@ -83,16 +87,14 @@ export default fp<WechatPluginOptions>(
         retryDelayMs: opts.retryDelayMs,
         onRetry,
       });
-    if (config.pay.apiVersion === 'v3' && !v3client) throw new Error('API v3 needs the APIv3 key and the merchant certificate (loadConfig checks both)');
-    const pay = instrumentPayClient(config.pay.apiVersion === 'v3' ? (v3client as PayClient) : v2client(), app.metrics);
-    if (v3client && config.pay.apiVersion !== 'v3') app.addHook('onClose', async () => v3client.close());
-    const v3: V3Notifications | undefined =
-      v3cfg && verifier
-        ? {
-            payment: (input) => verifyPayNotifyV3(input, { mchId: config.pay.mchId, appids: merchantAppids(config), apiV3Key: v3cfg.apiV3Key, verifier }),
-            refund: (input) => verifyRefundNotifyV3(input, { mchId: config.pay.mchId, appids: merchantAppids(config), apiV3Key: v3cfg.apiV3Key, verifier }),
-          }
-        : undefined;
+      if (v3client) app.addHook('onClose', async () => v3client.close());
+    }
+    const pay = instrumentPayClient(client, app.metrics);
+    const v3merchant = v3cfg && verifier ? { mchId: config.pay.mchId, appids: merchantAppids(config), apiV3Key: v3cfg.apiV3Key, verifier } : undefined;
+    const v3: V3Notifications | undefined = v3merchant && {
+      payment: (input) => verifyPayNotifyV3(input, v3merchant),
+      refund: (input) => verifyRefundNotifyV3(input, v3merchant),
+    };
     app.addHook('onClose', async () => pay.close());
     const mp = instrumentMpClient(createMpClient({
       appid: config.wechat.appid,
