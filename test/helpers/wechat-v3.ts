@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { sign, toXml, type SignType } from '../../server/src/wechat/index.js';
 import { aesGcmEncrypt, responseMessage, rsaSign } from '../../server/src/wechat/v3/crypto.js';
 import { rfc3339FromBeijingCompact } from '../../server/src/wechat/v3/wire.js';
+import { eventually } from './api.js';
 import { testApiVersion } from './services.js';
 import type { Stack } from './stack.js';
 
@@ -113,4 +114,19 @@ export function isPayCall(req: Pick<IncomingMessage, 'method' | 'url'>, v2Path: 
   const match = V3_PATHS[v2Path];
   if (!match) throw new Error(`isPayCall: no v3 counterpart known for ${v2Path}`);
   return match(req.method ?? 'GET', req.url ?? '');
+}
+
+/**
+ * Whether the sandbox logged a delivery of `outTradeNo`'s payment notification that the server
+ * accepted, at the notify endpoint of the server's API version. Polled: the sandbox logs an attempt
+ * once it has read the answer, which comes after the server stored the payment.
+ */
+export async function notifyDelivered(sandboxBase: string, outTradeNo: string): Promise<{ ok: boolean; path: string }> {
+  const path = onV3() ? '/wxpay/v3/notify' : '/wxpay/notify';
+  const delivered = (a: { success: boolean; notifyUrl: string }) => a.success && new URL(a.notifyUrl).pathname === path;
+  const notes = await eventually(
+    async () => (await (await fetch(`${sandboxBase}/sandbox/notifications?out_trade_no=${outTradeNo}`)).json()) as { attempts: { success: boolean; notifyUrl: string }[] },
+    (n) => n.attempts.some(delivered),
+  );
+  return { ok: notes.attempts.some(delivered), path };
 }

@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { artifactDir, chromiumPath, launchBrowser, noChromiumReason } from '../../helpers/browser.js';
-import { eventually } from '../../helpers/api.js';
 import { startStack } from '../../helpers/stack.js';
-import { onV3 } from '../../helpers/wechat-v3.js';
+import { notifyDelivered } from '../../helpers/wechat-v3.js';
 import { ownOaEnv } from './helpers.js';
 
 const WECHAT_UA =
@@ -96,14 +95,8 @@ t.test('the H5 checkout in Chromium', { skip: chromiumPath() ? false : noChromiu
   t.equal(doc?._id.toString(), id);
   t.match(doc, { channel: 'oa-h5', appid: s.config.apps.oa!.appid });
   // paid by the notify WeChat sends in the server's API version
-  // the sandbox logs an attempt once it has read the answer, which comes after the server stored PAID
-  const notifyPath = onV3() ? '/wxpay/v3/notify' : '/wxpay/notify';
-  const delivered = (a: { success: boolean; notifyUrl: string }) => a.success && new URL(a.notifyUrl).pathname === notifyPath;
-  const notes = await eventually(
-    async () => (await (await fetch(`${s.sandboxBase}/sandbox/notifications?out_trade_no=${doc!.outTradeNo}`)).json()) as { attempts: { success: boolean; notifyUrl: string }[] },
-    (n) => n.attempts.some(delivered),
-  );
-  t.ok(notes.attempts.some(delivered), `settled by the notify (${notifyPath})`);
+  const notify = await notifyDelivered(s.sandboxBase, doc!.outTradeNo);
+  t.ok(notify.ok, `settled by the notify (${notify.path})`);
 
   await page.goto(`${s.apiBase}/h5/orders`);
   t.equal(await page.locator(`[data-order="${id}"] .status`).getAttribute('data-status'), 'PAID');

@@ -9,7 +9,7 @@ import { verifySign } from '../../../server/src/wechat/index.js';
 import { jsapiPayMessage, rsaVerify } from '../../../server/src/wechat/v3/crypto.js';
 import { apiClient, eventually } from '../../helpers/api.js';
 import { startStack, type Stack } from '../../helpers/stack.js';
-import { onV3 } from '../../helpers/wechat-v3.js';
+import { notifyDelivered, onV3 } from '../../helpers/wechat-v3.js';
 import { CookieBrowser, field, last, oaAppid, ownOaEnv, pageData } from './helpers.js';
 
 const USER_COOKIE = 'sandbox_wx_user';
@@ -109,14 +109,8 @@ t.test('OAuth → order → pay → notify → PAID, with the 公众号 appid an
   const link = await s.app.mongo.collection('buyer_links').findOne({ appid: oa });
   t.ok(doc!.openid && doc!.openid === link?.openid, 'paid by the buyer\'s 公众号 openid');
   t.equal(link?.unionid, unionid);
-  // the sandbox logs an attempt once it has read the answer, which comes after the server stored PAID
-  const notifyPath = onV3() ? '/wxpay/v3/notify' : '/wxpay/notify';
-  const delivered = (a: { success: boolean; notifyUrl: string }) => a.success && new URL(a.notifyUrl).pathname === notifyPath;
-  const notes = await eventually(
-    async () => (await (await fetch(`${s.sandboxBase}/sandbox/notifications?out_trade_no=${doc!.outTradeNo}`)).json()) as { attempts: { success: boolean; notifyUrl: string }[] },
-    (n) => n.attempts.some(delivered),
-  );
-  t.ok(notes.attempts.some(delivered), `settled by the notify (${notifyPath})`);
+  const notify = await notifyDelivered(s.sandboxBase, doc!.outTradeNo);
+  t.ok(notify.ok, `settled by the notify (${notify.path})`);
 
   const result = await b.hop(`${s.apiBase}/h5/result?id=${id}`);
   t.match(result.text, /data-status="PAID"/);
