@@ -98,6 +98,16 @@ function signedV3(s: Stack, body: string | Buffer, signedText: string, timestamp
   };
 }
 
+/** After refused notifies: the order did not move, nothing was written, the server is healthy, each refusal was a security log line. */
+async function unmovedAfterRefusals(t: Test, s: Stack, orderId: string, lines: string[], refusals: number) {
+  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(orderId) });
+  t.equal(doc!.status, 'PAYING', 'the order did not move');
+  t.equal(doc!.version, 1, 'nor was it written');
+  t.equal((await fetch(s.apiBase + '/healthz')).status, 200, 'server still healthy');
+  const security = lines.map((l) => JSON.parse(l) as { security?: boolean }).filter((l) => l.security);
+  t.ok(security.length >= refusals, `each rejection logged as a security event (${security.length})`);
+}
+
 t.test('50 concurrent duplicate notifies over two instances: one PAID transition, one fulfilment, all SUCCESS', async (t) => {
   const s = await startStack({ instances: 2, jobs: { workers: true } });
   t.teardown(() => s.close());
@@ -153,17 +163,11 @@ t.test('unverified or mismatched notifies change nothing, get FAIL, and never cr
     const reply = parseXml(res.text);
     t.equal(reply.return_code, 'FAIL', `${name}: FAIL reply`);
   }
-  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
-  t.equal(doc!.status, 'PAYING', 'the order did not move');
-  t.equal(doc!.version, 1, 'nor was it written');
-  t.equal((await fetch(s.apiBase + '/healthz')).status, 200, 'server still healthy');
-
-  const security = lines.map((l) => JSON.parse(l) as { security?: boolean }).filter((l) => l.security);
-  t.ok(security.length >= cases.length, `each rejection logged as a security event (${security.length})`);
+  await unmovedAfterRefusals(t, s, order.id, lines, cases.length);
 
   // And the genuine one still settles it.
   t.equal((await post(s.apiBase, signed(good, key))).text, SUCCESS);
-  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) }))!.status, 'PAID');
 });
 
 t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', { skip: onV3() && 'v2 protocol: XML; v3 below' }, async (t) => {
@@ -188,7 +192,7 @@ t.test('a correctly signed notify whose bytes are not valid UTF-8 is refused and
   // The same notify in valid UTF-8 settles it: the refusal was the bytes, not the rest.
   const ok = await s.app.inject({ method: 'POST', url: '/wxpay/notify', headers: { 'content-type': 'text/xml' }, payload: good });
   t.equal(ok.body, SUCCESS);
-  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) }))!.status, 'PAID');
 });
 
 t.test('v3: unverified or mismatched notifies change nothing, get FAIL, and never crash the server', { skip: !onV3() && 'v3 protocol: /wxpay/v3/notify; v2 above' }, async (t) => {
@@ -233,17 +237,11 @@ t.test('v3: unverified or mismatched notifies change nothing, get FAIL, and neve
     t.ok(res.status >= 400 && res.status < 500, `${name}: a 4xx (${res.status})`);
     t.same(refusal(res), { code: 'FAIL', message: reason }, `${name}: FAIL reply, ${reason}`);
   }
-  const doc = await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) });
-  t.equal(doc!.status, 'PAYING', 'the order did not move');
-  t.equal(doc!.version, 1, 'nor was it written');
-  t.equal((await fetch(s.apiBase + '/healthz')).status, 200, 'server still healthy');
-
-  const security = lines.map((l) => JSON.parse(l) as { security?: boolean }).filter((l) => l.security);
-  t.ok(security.length >= cases.length, `each rejection logged as a security event (${security.length})`);
+  await unmovedAfterRefusals(t, s, order.id, lines, cases.length);
 
   // And the genuine one still settles it.
   accepted(t, await send(s.apiBase, genuine), 'genuine');
-  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) }))!.status, 'PAID');
 });
 
 t.test('v3: a correctly signed notify whose bytes are not valid UTF-8 is refused and changes nothing', { skip: !onV3() && 'v3 protocol: /wxpay/v3/notify; v2 above' }, async (t) => {
@@ -270,7 +268,7 @@ t.test('v3: a correctly signed notify whose bytes are not valid UTF-8 is refused
   const m = signedV3(s, good, text);
   const ok = await s.app.inject({ method: 'POST', url: m.path, headers: m.headers, payload: m.body });
   t.equal(ok.statusCode, 204);
-  t.equal((await s.app.mongo.collection('orders').findOne({ _id: doc!._id }))!.status, 'PAID');
+  t.equal((await s.app.mongo.collection('orders').findOne({ _id: new Types.ObjectId(order.id) }))!.status, 'PAID');
 });
 
 t.test('a payment that arrives for a CLOSED order is recorded as PAID, flagged and held: a cancelled order is not shipped', async (t) => {
