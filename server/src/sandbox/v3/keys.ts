@@ -44,11 +44,6 @@ export class V3Keys {
     this.modes.clear();
   }
 
-  reset(): void {
-    this.defaultMode = 'public-key';
-    this.modes.clear();
-  }
-
   snapshot(): { mode: SigningMode; merchants: Record<string, SigningMode> } {
     return { mode: this.defaultMode, merchants: Object.fromEntries(this.modes) };
   }
