@@ -105,33 +105,31 @@ export interface Received {
   fields: Record<string, string>;
 }
 
+/** What a test notify endpoint answers: a status, a content type and a body, or nothing ever ('hang'). */
+export type ReceiverReply = { status: number; contentType?: string; body: string } | 'hang';
+
 /**
- * An HTTP server standing for the merchant's notify_url. `answer` decides the reply body
- * for the n-th request (1-based); by default every request gets SUCCESS.
+ * An HTTP server standing for a merchant's notify endpoint at `path`: each request is recorded as
+ * `read(headers, body)` makes it, then answered `answer(n, r)` (n from 1). Closed with the test.
  */
-export async function notifyReceiver(
+export async function receiver<R>(
   t: Teardown,
-  answer: (n: number, r: Received) => string | Promise<string> | 'hang' = () => ok,
+  path: string,
+  read: (headers: IncomingMessage['headers'], body: string) => R,
+  answer: (n: number, r: R) => ReceiverReply | Promise<ReceiverReply>,
 ) {
-  const received: Received[] = [];
+  const received: R[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      let fields: Record<string, string> = {};
-      try {
-        fields = parseXml(body);
-      } catch {
-        fields = {};
-      }
-      const r: Received = { at: Date.now(), headers: req.headers, body, fields };
+      const r = read(req.headers, Buffer.concat(chunks).toString('utf8'));
       received.push(r);
       for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
       const reply = await answer(received.length, r);
       if (reply === 'hang') return;
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(reply);
+      res.writeHead(reply.status, reply.contentType ? { 'content-type': reply.contentType } : {}).end(reply.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -144,7 +142,7 @@ export async function notifyReceiver(
   );
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/wxpay/notify`,
+    url: `http://127.0.0.1:${port}${path}`,
     received,
     /** resolves once at least n requests arrived */
     waitFor(n: number): Promise<void> {
@@ -152,6 +150,33 @@ export async function notifyReceiver(
       return new Promise((resolve) => waiters.push({ n, resolve }));
     },
   };
+}
+
+/**
+ * An HTTP server standing for the merchant's v2 notify_url. `answer` decides the reply body
+ * for the n-th request (1-based); by default every request gets SUCCESS.
+ */
+export async function notifyReceiver(
+  t: Teardown,
+  answer: (n: number, r: Received) => string | Promise<string> | 'hang' = () => ok,
+) {
+  return receiver<Received>(
+    t,
+    '/wxpay/notify',
+    (headers, body) => {
+      let fields: Record<string, string> = {};
+      try {
+        fields = parseXml(body);
+      } catch {
+        fields = {};
+      }
+      return { at: Date.now(), headers, body, fields };
+    },
+    async (n, r) => {
+      const reply = await answer(n, r);
+      return reply === 'hang' ? 'hang' : { status: 200, contentType: 'text/xml', body: reply };
+    },
+  );
 }
 
 export const ok = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';

@@ -1,12 +1,11 @@
 // Shared by the sandbox's API v3 tests: raw signed /v3/ calls made with crypto.ts and the merchant key
 // the sandbox issued, answers verified with the WeChat Pay keys startSandbox exports, and a receiver
 // for v3 notifications.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { SandboxOptions } from '../../../../server/src/sandbox/app.js';
 import { aesGcmDecrypt, certificateSerial, jsapiPayMessage, appPayMessage, responseMessage, rsaSign, rsaVerify, signRequest } from '../../../../server/src/wechat/v3/crypto.js';
-import { MERCHANT, OTHER, sandbox } from '../helpers.js';
+import { MERCHANT, OTHER, receiver, sandbox } from '../helpers.js';
 
 export { MERCHANT, OTHER };
 export { eventually, outTradeNo, sleep } from '../helpers.js';
@@ -136,45 +135,26 @@ export interface Received {
   json: any;
 }
 
-/** A notify_url: records what it receives and answers `status(n)` (200 by default). */
+/** A v3 notify_url: records what it receives and answers `status(n)` (200 by default; not 200/204: a FAIL body). */
 export async function v3Receiver(t: Teardown, status: (n: number) => number = () => 200) {
-  const received: Received[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+  return receiver<Received>(
+    t,
+    '/wxpay/v3/notify',
+    (headers, body) => {
       let json: any;
       try {
         json = JSON.parse(body);
       } catch {
         json = undefined;
       }
-      received.push({ headers: req.headers, body, json });
-      for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
-      const s = status(received.length);
-      if (s === 204) res.writeHead(204).end();
-      else res.writeHead(s, { 'content-type': 'application/json' }).end(s === 200 ? '' : JSON.stringify({ code: 'FAIL', message: 'not now' }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/wxpay/v3/notify`,
-    received,
-    waitFor(n: number): Promise<void> {
-      if (received.length >= n) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ n, resolve }));
+      return { headers, body, json };
     },
-  };
+    (n) => {
+      const s = status(n);
+      if (s === 204) return { status: 204, body: '' };
+      return { status: s, contentType: 'application/json', body: s === 200 ? '' : JSON.stringify({ code: 'FAIL', message: 'not now' }) };
+    },
+  );
 }
 
 /** The plaintext of a v3 notification's resource, decrypted with the merchant's APIv3 key. */
