@@ -36,6 +36,9 @@ t.test('a day with payments, refunds and injected differences: exactly those are
   // A refund made at WeChat outside this server (the merchant platform): WeChat-only.
   const wxOnly = `RWX${Date.now()}`;
   const wxRefund = await s.app.wechat.pay.refund({ transaction_id: a.transactionId, out_refund_no: wxOnly, total_fee: a.amount, refund_fee: 100 });
+  // WeChat settles it a moment later; the bill of the morning after shows it settled. Reconciling
+  // while it is still PROCESSING would let the re-run below see WeChat's state change under it.
+  await eventually(() => sandboxRefunds(s, a.outTradeNo), (l) => l.find((r) => r.outRefundNo === wxOnly)?.status === 'SUCCESS', 20_000);
   // A refund record WeChat never had (restored from a wrong backup, say): ours only.
   const oursOnly = `RUS${Date.now()}`;
   await s.app.mongo.collection('refunds').insertOne({
@@ -76,7 +79,7 @@ t.test('a day with payments, refunds and injected differences: exactly those are
     },
     { kind: 'PAYMENT_NOT_IN_BILL', outTradeNo: e.outTradeNo, transactionId: e.transactionId, ours: { status: 'PAID', amount: e.amount }, resolution: 'OPEN' },
     { kind: 'PAYMENT_AMOUNT_MISMATCH', outTradeNo: f.outTradeNo, transactionId: f.transactionId, ours: { amount: f.amount }, wechat: { amount: f.amount + 7 }, resolution: 'OPEN' },
-    { kind: 'REFUND_UNKNOWN', outTradeNo: a.outTradeNo, outRefundNo: wxOnly, refundId: wxRefund.refund_id, wechat: { amount: 100 }, resolution: 'OPEN' },
+    { kind: 'REFUND_UNKNOWN', outTradeNo: a.outTradeNo, outRefundNo: wxOnly, refundId: wxRefund.refund_id, wechat: { status: 'SUCCESS', amount: 100 }, resolution: 'OPEN' },
     { kind: 'REFUND_NOT_IN_BILL', outTradeNo: a.outTradeNo, outRefundNo: oursOnly, ours: { status: 'SUCCESS', amount: 200 }, resolution: 'OPEN' },
     { kind: 'REFUND_STATE_MISMATCH', outTradeNo: h.outTradeNo, outRefundNo: rh.outRefundNo, ours: { status: 'PROCESSING' }, wechat: { status: 'SUCCESS' }, resolution: 'HEALED', note: /refundquery settled it: now SUCCESS/ },
   ]);
