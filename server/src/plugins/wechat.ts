@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { instrumentMpClient, instrumentPayClient } from '../observability/wechat.js';
-import { merchantAppids } from '../config.js';
-import { createMpClient, createPayClient, loadMerchantCert, type MpClient, type NotifyMerchant, type PayClient, type PayNotification, type RefundNotification } from '../wechat/index.js';
+import { merchantAppids, type Config } from '../config.js';
+import { createMpClient, createPayClient, loadMerchantCert, type MerchantCert, type MpClient, type NotifyMerchant, type PayClient, type PayClientOptions, type PayNotification, type RefundNotification } from '../wechat/index.js';
 import { createClientSigner, type ClientSigner } from '../wechat/client-signer.js';
 import type { RetryInfo } from '../wechat/transport.js';
 import { certificateSerial } from '../wechat/v3/crypto.js';
@@ -35,6 +35,24 @@ export interface V3NotifyInput {
 export interface WechatPluginOptions {
   /** for tests: a shorter first retry delay */
   retryDelayMs?: number;
+}
+
+/** API v2's pay client as the server makes it from its config (and the merchant certificate loaded from it). */
+export function createV2PayClient(config: Config, merchantCert: MerchantCert | undefined, tuning: Pick<PayClientOptions, 'retryDelayMs' | 'onRetry'> = {}): PayClient {
+  return createPayClient({
+    appid: config.wechat.appid,
+    mchId: config.pay.mchId,
+    key: config.pay.apiKey,
+    signType: config.pay.signType,
+    baseUrl: config.pay.apiBase,
+    // Refunds (/secapi/) go over mutual TLS with the merchant certificate (checked at boot by loadConfig).
+    ...(config.pay.secapiBase ? { secapiBaseUrl: config.pay.secapiBase } : {}),
+    ...(config.pay.ca ? { ca: config.pay.ca } : {}),
+    ...(merchantCert ? { cert: merchantCert } : {}),
+    timeoutMs: 10_000,
+    retries: 2,
+    ...tuning,
+  });
 }
 
 export default fp<WechatPluginOptions>(
@@ -72,21 +90,7 @@ export default fp<WechatPluginOptions>(
       if (!v3client) throw new Error('API v3 needs the APIv3 key and the merchant certificate (loadConfig checks both)');
       client = v3client;
     } else {
-      client = createPayClient({
-        appid: config.wechat.appid,
-        mchId: config.pay.mchId,
-        key: config.pay.apiKey,
-        signType: config.pay.signType,
-        baseUrl: config.pay.apiBase,
-        // Refunds (/secapi/) go over mutual TLS with the merchant certificate (checked at boot by loadConfig).
-        ...(config.pay.secapiBase ? { secapiBaseUrl: config.pay.secapiBase } : {}),
-        ...(config.pay.ca ? { ca: config.pay.ca } : {}),
-        ...(merchantCert ? { cert: merchantCert } : {}),
-        timeoutMs: 10_000,
-        retries: 2,
-        retryDelayMs: opts.retryDelayMs,
-        onRetry,
-      });
+      client = createV2PayClient(config, merchantCert, { retryDelayMs: opts.retryDelayMs, onRetry });
       if (v3client) app.addHook('onClose', async () => v3client.close());
     }
     const pay = instrumentPayClient(client, app.metrics);
