@@ -79,15 +79,7 @@ export function readCertificatesAnswer(ans: V3RawAnswer, apiV3Key: string, known
     if (!enc || typeof enc.ciphertext !== 'string' || typeof enc.nonce !== 'string') throw bad('a certificate is not encrypted as documented');
     let pem: string;
     try {
-      pem = aesGcmDecrypt(
-        {
-          ciphertext: enc.ciphertext,
-          nonce: enc.nonce,
-          ...(typeof enc.algorithm === 'string' ? { algorithm: enc.algorithm } : {}),
-          ...(typeof enc.associated_data === 'string' ? { associated_data: enc.associated_data } : {}),
-        },
-        apiV3Key,
-      );
+      pem = aesGcmDecrypt(enc, apiV3Key);
     } catch (err) {
       throw bad('a certificate does not decrypt with the APIv3 key', err);
     }

@@ -136,11 +136,13 @@ export class AeadError extends Error {
 /**
  * AEAD_AES_256_GCM decryption as WeChat uses it (notification resources, platform certificates):
  * the key is the APIv3 key, the nonce its 12 characters, the last 16 bytes the tag, which is checked
- * (a wrong key, nonce, associated data or a flipped bit all throw AeadError).
+ * (a wrong key, nonce, associated data or a flipped bit all throw AeadError). It takes the resource
+ * as it came off the wire: every field's type is checked here, so callers pass it as it is.
  */
-export function aesGcmDecrypt(resource: EncryptedResource, apiV3Key: string | Buffer): string {
+export function aesGcmDecrypt(resource: EncryptedResource | { [K in keyof EncryptedResource]?: unknown }, apiV3Key: string | Buffer): string {
   const key = checkApiV3Key(apiV3Key);
-  if (resource.algorithm !== undefined && resource.algorithm !== 'AEAD_AES_256_GCM') throw new AeadError(`unknown algorithm ${resource.algorithm}`);
+  if (resource.algorithm !== undefined && resource.algorithm !== 'AEAD_AES_256_GCM') throw new AeadError(`unknown algorithm ${String(resource.algorithm)}`);
+  if (resource.associated_data !== undefined && typeof resource.associated_data !== 'string') throw new AeadError('associated_data is not a string');
   if (typeof resource.ciphertext !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(resource.ciphertext)) throw new AeadError('ciphertext is not base64');
   if (typeof resource.nonce !== 'string' || Buffer.byteLength(resource.nonce) !== 12) throw new AeadError('nonce must be 12 bytes');
   const data = Buffer.from(resource.ciphertext, 'base64');

@@ -76,15 +76,7 @@ async function open(input: V3NotifyRequest, merchant: V3NotifyMerchant, original
   if (r.original_type !== undefined && r.original_type !== originalType) throw new WxNotifyError('BAD_RESOURCE', `${what}: resource is a ${String(r.original_type)}, not a ${originalType}`, { field: 'resource.original_type' });
   let plain: string;
   try {
-    plain = aesGcmDecrypt(
-      {
-        ciphertext: r.ciphertext,
-        nonce: r.nonce,
-        ...(typeof r.algorithm === 'string' ? { algorithm: r.algorithm } : {}),
-        ...(typeof r.associated_data === 'string' ? { associated_data: r.associated_data } : {}),
-      },
-      merchant.apiV3Key,
-    );
+    plain = aesGcmDecrypt(r, merchant.apiV3Key);
   } catch (err) {
     throw new WxNotifyError('BAD_RESOURCE', `${what}: resource does not decrypt with our APIv3 key`, { field: 'resource', cause: err });
   }

@@ -20,6 +20,10 @@ t.test('AES-256-GCM: the GCM spec\'s test case 14 decrypts, as ciphertext||tag i
   flipped[31] = flipped[31]! ^ 0x01;
   t.throws(() => aesGcmDecrypt({ ciphertext: flipped.toString('base64'), nonce: TC14.nonce }, TC14.key), AeadError, 'a flipped tag bit is refused');
   t.throws(() => aesGcmDecrypt({ ciphertext: data, nonce: TC14.nonce, associated_data: 'transaction' }, TC14.key), AeadError, 'other associated data is refused');
+  // It reads the resource as it came off the wire: a field of the wrong type is refused, not dropped.
+  t.throws(() => aesGcmDecrypt({ ciphertext: data, nonce: TC14.nonce, associated_data: 1 }, TC14.key), { name: 'AeadError', message: 'associated_data is not a string' });
+  t.throws(() => aesGcmDecrypt({ ciphertext: data, nonce: TC14.nonce, algorithm: ['AEAD_AES_256_GCM'] }, TC14.key), { name: 'AeadError', message: /unknown algorithm/ });
+  t.throws(() => aesGcmDecrypt({ ciphertext: 7, nonce: TC14.nonce }, TC14.key), { name: 'AeadError', message: 'ciphertext is not base64' });
   t.equal(aesGcmEncrypt('\u0000'.repeat(16), TC14.key, '', TC14.nonce).ciphertext, data, 'and encrypting gives the published bytes');
 });
 
