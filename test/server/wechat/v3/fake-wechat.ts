@@ -15,6 +15,25 @@ export const MCH_SERIAL = '5157F09EFDC096DE15EBE81A47057A7232F1B8E1';
 export const API_V3_KEY = 'a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb';
 export const PUB_KEY_ID = 'PUB_KEY_ID_0119000001092026120200000000000001';
 
+/** A paid transaction as WeChat's v3 query answers and payment notifications carry it. */
+export function paidTransaction(over: Record<string, unknown> = {}) {
+  return {
+    appid: APPID,
+    mchid: MCHID,
+    out_trade_no: 'T1',
+    transaction_id: '4200000000202612020000000001',
+    trade_type: 'JSAPI',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'CMC',
+    attach: '',
+    success_time: '2026-12-02T10:34:56+08:00',
+    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+    amount: { total: 1999, payer_total: 1899, currency: 'CNY', payer_currency: 'CNY' },
+    ...over,
+  };
+}
+
 export function rsaKeys(): { privateKey: KeyObject; publicKey: KeyObject; privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {

@@ -5,7 +5,7 @@ import { WxNotifyError, WxPayError } from '../../../../server/src/wechat/errors.
 import { createWechatpayVerifier } from '../../../../server/src/wechat/v3/certificates.js';
 import { aesGcmEncrypt, responseMessage, rsaSign } from '../../../../server/src/wechat/v3/crypto.js';
 import { verifyPayNotifyV3, verifyRefundNotifyV3, type V3NotifyMerchant } from '../../../../server/src/wechat/v3/notify.js';
-import { API_V3_KEY, APPID, APPID2, MCHID, PUB_KEY_ID, rsaKeys } from './fake-wechat.js';
+import { API_V3_KEY, APPID, APPID2, MCHID, paidTransaction, PUB_KEY_ID, rsaKeys } from './fake-wechat.js';
 
 const wechat = rsaKeys();
 // One clock for signing and checking, so that ±301 s is exactly that.
@@ -18,20 +18,7 @@ const merchant: V3NotifyMerchant = {
   verifier: createWechatpayVerifier({ publicKey: { id: PUB_KEY_ID, pem: wechat.publicPem }, apiV3Key: API_V3_KEY }),
 };
 
-const tx = {
-  appid: APPID,
-  mchid: MCHID,
-  out_trade_no: 'T20261202001',
-  transaction_id: '4200000000202612020000000001',
-  trade_type: 'JSAPI',
-  trade_state: 'SUCCESS',
-  trade_state_desc: '支付成功',
-  bank_type: 'CMC',
-  attach: 'a=1',
-  success_time: '2026-12-02T10:34:56+08:00',
-  payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
-  amount: { total: 1999, payer_total: 1899, currency: 'CNY', payer_currency: 'CNY' },
-};
+const tx = paidTransaction({ out_trade_no: 'T20261202001', attach: 'a=1' });
 
 const refund = {
   mchid: MCHID,

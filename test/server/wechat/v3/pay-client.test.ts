@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { createPayClientV3 } from '../../../../server/src/wechat/v3/pay-client.js';
 import type { UnifiedOrderRequest } from '../../../../server/src/wechat/pay-client.js';
-import { API_V3_KEY, APPID, APPID2, fakeWechat, MCH_SERIAL, MCHID, PUB_KEY_ID, rsaKeys } from './fake-wechat.js';
+import { API_V3_KEY, APPID, APPID2, fakeWechat, MCH_SERIAL, MCHID, paidTransaction, PUB_KEY_ID, rsaKeys } from './fake-wechat.js';
 
 const merchant = rsaKeys();
 const wechat = rsaKeys();
@@ -102,20 +102,7 @@ t.test('what v3 cannot carry is refused before anything is sent', async (t) => {
   t.equal(fake.seen.length, 0);
 });
 
-const paidTx = {
-  appid: APPID,
-  mchid: MCHID,
-  out_trade_no: 'T1',
-  transaction_id: '4200000000202612020000000001',
-  trade_type: 'JSAPI',
-  trade_state: 'SUCCESS',
-  trade_state_desc: '支付成功',
-  bank_type: 'CMC',
-  attach: '',
-  success_time: '2026-12-02T10:34:56+08:00',
-  payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
-  amount: { total: 1999, payer_total: 1899, currency: 'CNY', payer_currency: 'CNY' },
-};
+const paidTx = paidTransaction();
 
 t.test('orderQuery by out_trade_no and by transaction_id, in the v2 shape', async (t) => {
   const { fake, pay } = await setup(t);
