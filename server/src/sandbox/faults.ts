@@ -46,6 +46,7 @@
  * Refund and bill faults ("refund", "refundNotify", "bill") are documented in refund-faults.ts.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RefundFaults, RefundFaultsBodyProps } from './refund-faults.js';
 
 const Count = Type.Integer({ minimum: 1, maximum: 10_000 });
@@ -124,6 +125,23 @@ type Armed<T> = T & { count: number };
  * The plan of one notification (payment or refund) from the armed rules that match it, best first:
  * at most one rule of each action is used, and each used rule loses one of its count.
  */
+/**
+ * The "hang" fault of an API (v2 XML or v3 JSON): `hold(req, reply)` never answers the request, and
+ * the sandbox destroys what it still holds when it closes, so that closing does not wait on them.
+ */
+export function hangingReplies(app: FastifyInstance): (req: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  const held = new Set<FastifyReply>();
+  app.addHook('preClose', async () => {
+    for (const reply of held) reply.raw.destroy();
+    held.clear();
+  });
+  return (req, reply) => {
+    held.add(reply);
+    req.raw.once('close', () => held.delete(reply));
+    return reply;
+  };
+}
+
 export function consumeNotifyRules(
   candidates: Array<{ action: 'drop' | 'duplicate' | 'delay' | 'corrupt'; count: number; delayMs?: number; copies?: number }>,
 ): NotifyPlan {

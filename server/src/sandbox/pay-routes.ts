@@ -15,7 +15,7 @@ import { FieldError, OUT_TRADE_NO_RE, parseIntField } from '../wechat/fields.js'
 import { isSignType, verifySign } from '../wechat/sign.js';
 import { fromBeijingTime } from '../wechat/time.js';
 import { parseXml, XmlError } from '../wechat/xml.js';
-import type { Faults, PayApi } from './faults.js';
+import { hangingReplies, type Faults, type PayApi } from './faults.js';
 import { notifyUrlOk } from './delivery.js';
 import { placePrepay } from './pay-trade.js';
 import { render, resultFail, returnFail, sendXml, type Outcome, type XmlCtx } from './xml-api.js';
@@ -101,17 +101,12 @@ export interface PayRoutesOptions {
 /** Requests held open by the "hang" fault; released (sockets destroyed) when the sandbox closes. */
 export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): Promise<void> {
   const { state, faults } = opts;
-  const hanging = new Set<FastifyReply>();
+  const hang = hangingReplies(app);
 
   // WeChat takes the raw body whatever the content-type says (SDKs send text/xml, application/xml,
   // x-www-form-urlencoded or nothing at all).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: PAY_BODY_LIMIT }, (_req, body, done) => done(null, body));
-
-  app.addHook('preClose', async () => {
-    for (const reply of hanging) reply.raw.destroy();
-    hanging.clear();
-  });
 
   app.setErrorHandler((err, req, reply) => {
     const e = err as Error & { code?: string; statusCode?: number };
@@ -126,11 +121,7 @@ export async function payRoutes(app: FastifyInstance, opts: PayRoutesOptions): P
   /** Parse, authenticate (mch_id, sign) and authorise (appid) a pay API call; then run `fn`. */
   function handler(api: PayApi, fn: (ctx: Ctx) => Outcome) {
     return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      if (faults.takePayApi(api, 'hang')) {
-        hanging.add(reply);
-        req.raw.once('close', () => hanging.delete(reply));
-        return reply;
-      }
+      if (faults.takePayApi(api, 'hang')) return hang(req, reply);
       const raw = req.body;
       if (!Buffer.isBuffer(raw) || raw.length === 0) return render(reply, undefined, returnFail('post数据为空', 'POST_DATA_EMPTY'));
       let p: Fields;

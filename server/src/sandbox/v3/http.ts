@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_CLOCK_SKEW_SECONDS, parseAuthorization, requestMessage, rsaVerify, serialKey, type AuthorizationFields } from '../../wechat/v3/crypto.js';
 import type { SandboxMerchant, SandboxState } from '../state.js';
+import { hangingReplies } from '../faults.js';
 import { requestId, type SigningMode, type V3Keys } from './keys.js';
 
 export const V3_BODY_LIMIT = 64 * 1024;
@@ -101,13 +102,9 @@ export type V3Handler<P = Record<string, string>, Q = Record<string, string | un
  * handlers with authentication around them. Requests held by a "hang" fault are destroyed on close.
  */
 export function v3Api(app: FastifyInstance, state: SandboxState, keys: V3Keys) {
-  const hanging = new Set<FastifyReply>();
+  const hang = hangingReplies(app);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: V3_BODY_LIMIT }, (_req, body, done) => done(null, body));
-  app.addHook('preClose', async () => {
-    for (const reply of hanging) reply.raw.destroy();
-    hanging.clear();
-  });
   app.setErrorHandler((err, req, reply) => {
     const e = err as Error & { statusCode?: number; code?: string };
     if (e instanceof V3Error) return sendError(reply, keys, undefined, e);
@@ -126,11 +123,7 @@ export function v3Api(app: FastifyInstance, state: SandboxState, keys: V3Keys) {
           const ctx = authenticate(req as FastifyRequest, state, keys);
           mchId = ctx.merchant.mchId;
           const answer = handler(ctx, req);
-          if (answer === 'hang') {
-            hanging.add(reply);
-            req.raw.once('close', () => hanging.delete(reply));
-            return reply;
-          }
+          if (answer === 'hang') return hang(req, reply);
           if ('raw' in answer) return reply.code(200).header('content-type', answer.contentType).header('Request-ID', requestId()).send(answer.raw);
           if (!('json' in answer)) return sendSigned(reply, keys, mchId, 204);
           return sendSigned(reply, keys, mchId, answer.status ?? 200, answer.json, answer.mode);
