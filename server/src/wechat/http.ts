@@ -1,4 +1,20 @@
+import { fetch as undiciFetch, type Agent } from 'undici';
+
 export type FetchLike = typeof fetch;
+
+/**
+ * A fetch whose connections go through `agent` (an undici Agent holding a CA to trust, or the merchant
+ * certificate for mutual TLS); over `inner` when given (tests), else undici's own fetch.
+ */
+export function dispatcherFetch(agent: Agent, inner?: FetchLike): FetchLike {
+  const f = inner ?? (undiciFetch as unknown as FetchLike);
+  return ((url: string, init: RequestInit) => f(url, { ...init, dispatcher: agent } as RequestInit)) as FetchLike;
+}
+
+/** A `ca` option (one PEM or several) as the list an Agent takes. */
+export function caList(ca: string | string[] | undefined): string[] | undefined {
+  return ca === undefined ? undefined : Array.isArray(ca) ? ca : [ca];
+}
 
 export type HttpFailure = { kind: 'timeout' } | { kind: 'network'; cause: unknown };
 

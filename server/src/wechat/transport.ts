@@ -3,9 +3,9 @@
 // / result_code, and retry transient failures with the same bytes. Paths under /secapi/ go over mutual
 // TLS with the merchant certificate (an undici dispatcher holding it); downloadbill's answer is unsigned
 // text or gzip, so `download` hands back the raw body.
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent } from 'undici';
 import { WxPayError } from './errors.js';
-import { HttpError, request, type FetchLike, type HttpResponse } from './http.js';
+import { caList, dispatcherFetch, HttpError, request, type FetchLike, type HttpResponse } from './http.js';
 import { withRetries, type RetryInfo, type RetryPolicy } from './retry.js';
 import { nonceStr } from './nonce.js';
 import { isSignType, sign, verifySign, type SignType } from './sign.js';
@@ -90,24 +90,21 @@ export function createTransport(opts: TransportOptions): Transport {
   const policy: RetryPolicy = { retries, retryDelayMs, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) };
   const plainFetch = opts.fetch ?? globalThis.fetch;
   const { appid, mchId, key } = opts;
-  const ca = opts.ca === undefined ? undefined : Array.isArray(opts.ca) ? opts.ca : [opts.ca];
+  const ca = caList(opts.ca);
 
   const agents: Agent[] = [];
-  const dispatcherFetch = (agent: Agent): FetchLike =>
-    ((url: string, init: RequestInit) =>
-      (opts.fetch ?? (undiciFetch as unknown as FetchLike))(url, { ...init, dispatcher: agent } as RequestInit)) as FetchLike;
   let mtlsFetch: FetchLike | undefined;
   if (opts.cert) {
     if (typeof opts.cert.cert !== 'string' || typeof opts.cert.key !== 'string') throw new TypeError('createTransport: cert must be { cert, key } PEM');
     const agent = new Agent({ connect: { cert: opts.cert.cert, key: opts.cert.key, ...(ca ? { ca } : {}) } });
     agents.push(agent);
-    mtlsFetch = dispatcherFetch(agent);
+    mtlsFetch = dispatcherFetch(agent, opts.fetch);
   }
   let caFetch: FetchLike | undefined;
   if (ca) {
     const agent = new Agent({ connect: { ca } });
     agents.push(agent);
-    caFetch = dispatcherFetch(agent);
+    caFetch = dispatcherFetch(agent, opts.fetch);
   }
 
   function target(api: ApiSpec, apiName: string): { url: string; fetchImpl: FetchLike } {

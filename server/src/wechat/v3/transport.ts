@@ -3,18 +3,18 @@
 // verify its Wechatpay-Signature before believing a byte of it, and map WeChat's {code, message}
 // errors to the v2 codes the rest of the server acts on. Transient failures are retried with the
 // same body under a fresh nonce and signature (a signature is only good for five minutes).
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent } from 'undici';
 import { WxPayError, type WxPayErrorCode } from '../errors.js';
 import { wechatError } from './error-codes.js';
-import { HttpError, request, type FetchLike, type HttpResponse } from '../http.js';
+import { caList, dispatcherFetch, HttpError, request, type FetchLike, type HttpResponse } from '../http.js';
 import { nonceStr } from '../nonce.js';
 import { withRetries, type RetryInfo, type RetryPolicy } from '../retry.js';
 import { MAX_CLOCK_SKEW_SECONDS, privateKey, responseMessage, signRequest, type PrivateKeyInput } from './crypto.js';
 import type { KeyObject } from 'node:crypto';
 
-/** One API v3 endpoint: a v2-ish name (for errors, retry rules and metrics), its method and path. */
 export { V3_CODES } from './error-codes.js';
 
+/** One API v3 endpoint: a v2-ish name (for errors, retry rules and metrics), its method and path. */
 export interface V3Api {
   name: string;
   method: 'GET' | 'POST';
@@ -104,15 +104,9 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
   const policy: RetryPolicy = { retries, retryDelayMs, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) };
   const now = opts.now ?? (() => new Date());
   const { mchId, serialNo, verifier } = opts;
-  const ca = opts.ca === undefined ? undefined : Array.isArray(opts.ca) ? opts.ca : [opts.ca];
-  let agent: Agent | undefined;
-  let fetchImpl: FetchLike = opts.fetch ?? globalThis.fetch;
-  if (ca && base.startsWith('https:')) {
-    const a = new Agent({ connect: { ca } });
-    agent = a;
-    const inner = opts.fetch ?? (undiciFetch as unknown as FetchLike);
-    fetchImpl = ((url: string, init: RequestInit) => inner(url, { ...init, dispatcher: a } as RequestInit)) as FetchLike;
-  }
+  const ca = caList(opts.ca);
+  const agent = ca && base.startsWith('https:') ? new Agent({ connect: { ca } }) : undefined;
+  const fetchImpl: FetchLike = agent ? dispatcherFetch(agent, opts.fetch) : (opts.fetch ?? globalThis.fetch);
 
   function authorization(method: string, pwq: string, body: string): string {
     return signRequest({
