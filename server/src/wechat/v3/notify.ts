@@ -14,6 +14,7 @@ import type { RefundNotification, RefundNotifyStatus } from '../refund-notify.js
 import { fromBeijingTime } from '../time.js';
 import { aesGcmDecrypt, MAX_CLOCK_SKEW_SECONDS, responseMessage } from './crypto.js';
 import { transactionRaw } from './pay-client.js';
+import { REFUND_STATUS_V2 } from './refund.js';
 import type { V3Verifier } from './transport.js';
 import { beijingCompactFromRfc3339, beijingDateTimeFromRfc3339, flatten } from './wire.js';
 
@@ -151,8 +152,6 @@ export async function verifyPayNotifyV3(input: V3NotifyRequest, merchant: V3Noti
   return paid;
 }
 
-const REFUND_STATUS: Readonly<Record<string, RefundNotifyStatus>> = { SUCCESS: 'SUCCESS', ABNORMAL: 'CHANGE', CLOSED: 'REFUNDCLOSE' };
-
 /**
  * A refund notification (REFUND.SUCCESS / ABNORMAL / CLOSED) as v2's RefundNotification. v3's refund
  * resource names no app: appid is ''. settlement_refund_fee is amount.refund (v3's notification
@@ -167,7 +166,8 @@ export async function verifyRefundNotifyV3(input: V3NotifyRequest, merchant: V3N
   const outTradeNo = text(info, 'out_trade_no', what);
   if (!OUT_TRADE_NO_RE.test(outTradeNo)) throw new WxNotifyError('BAD_FIELD', `${what}: out_trade_no is malformed`, { field: 'out_trade_no' });
   const v3Status = text(info, 'refund_status', what);
-  const status = Object.hasOwn(REFUND_STATUS, v3Status) ? REFUND_STATUS[v3Status] : undefined;
+  // v3's one status table; a notification is sent for a settled refund only, never a PROCESSING one.
+  const status = v3Status !== 'PROCESSING' && Object.hasOwn(REFUND_STATUS_V2, v3Status) ? (REFUND_STATUS_V2[v3Status] as RefundNotifyStatus) : undefined;
   if (!status) throw new WxNotifyError('BAD_FIELD', `${what}: refund_status is not SUCCESS, ABNORMAL or CLOSED`, { field: 'refund_status' });
   const totalFee = fen(info, 'total', 1, what);
   const refundFee = fen(info, 'refund', 1, what);
