@@ -3,6 +3,7 @@ import { countNotify, unverifiedOutcome } from '../observability/metrics.js';
 import { V3_PAY_NOTIFY_EXEMPTION, V3_REFUND_NOTIFY_EXEMPTION } from '../observability/xml-docs.js';
 import { installNotifyLog, noteNotifyVerification } from '../admin/activity-log.js';
 import { WxNotifyError } from '../wechat/index.js';
+import type { V3Notifications, V3NotifyInput } from '../plugins/wechat.js';
 import { settlePayNotification, settleRefundNotification, type NotifyAnswer } from './notify-settle.js';
 
 const BODY_LIMIT = 64 * 1024;
@@ -31,11 +32,21 @@ const v3NotifyRoutes: FastifyPluginAsync = async (app) => {
     return fail(reply, status && status >= 400 && status < 500 ? status : 500, status === 413 ? 'body too large' : '失败');
   });
 
-  function input(req: FastifyRequest): { headers: Record<string, string | string[] | undefined>; body: string } | undefined {
+  /** The notification verified and decrypted by `open`, or the code it is refused with. */
+  async function verify<N>(req: FastifyRequest, open: (v3: V3Notifications, input: V3NotifyInput) => Promise<N>): Promise<{ n: N } | { refused: string }> {
+    const v3 = app.wechat.v3;
+    if (!v3) return { refused: 'NO_V3_KEY' };
+    let body: string;
     try {
-      return { headers: req.headers, body: UTF8.decode(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) };
+      body = UTF8.decode(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
     } catch {
-      return undefined;
+      return { refused: 'NOT_UTF8' };
+    }
+    try {
+      return { n: await open(v3, { headers: req.headers, body }) };
+    } catch (err) {
+      if (err instanceof WxNotifyError) return { refused: err.code };
+      throw err;
     }
   }
 
@@ -48,17 +59,9 @@ const v3NotifyRoutes: FastifyPluginAsync = async (app) => {
   }
 
   app.post('/wxpay/v3/notify', { config: { schemaExemption: V3_PAY_NOTIFY_EXEMPTION } }, async (req, reply) => {
-    const v3 = app.wechat.v3;
-    const body = input(req);
-    if (!v3) return unverified(req, reply, 'payment', 'NO_V3_KEY');
-    if (!body) return unverified(req, reply, 'payment', 'NOT_UTF8');
-    let n;
-    try {
-      n = await v3.payment(body);
-    } catch (err) {
-      if (err instanceof WxNotifyError) return unverified(req, reply, 'payment', err.code);
-      throw err;
-    }
+    const v = await verify(req, (v3, input) => v3.payment(input));
+    if ('refused' in v) return unverified(req, reply, 'payment', v.refused);
+    const { n } = v;
     noteNotifyVerification(req, {
       verification: 'OK',
       fields: {
@@ -71,18 +74,9 @@ const v3NotifyRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.post('/wxpay/v3/refund-notify', { config: { schemaExemption: V3_REFUND_NOTIFY_EXEMPTION } }, async (req, reply) => {
-    const v3 = app.wechat.v3;
-    const body = input(req);
-    if (!v3) return unverified(req, reply, 'refund', 'NO_V3_KEY');
-    if (!body) return unverified(req, reply, 'refund', 'NOT_UTF8');
-    let n;
-    try {
-      n = await v3.refund(body);
-    } catch (err) {
-      if (err instanceof WxNotifyError) return unverified(req, reply, 'refund', err.code);
-      throw err;
-    }
-    return answer(reply, await settleRefundNotification(app, req, n));
+    const v = await verify(req, (v3, input) => v3.refund(input));
+    if ('refused' in v) return unverified(req, reply, 'refund', v.refused);
+    return answer(reply, await settleRefundNotification(app, req, v.n));
   });
 };
 export default v3NotifyRoutes;
