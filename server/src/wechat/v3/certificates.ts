@@ -9,7 +9,7 @@
 // under the APIv3 key, which only WeChat and we hold; a signer we already know is checked as well.
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { WxPayError } from '../errors.js';
-import { aesGcmDecrypt, certificateSerial, checkApiV3Key, MAX_CLOCK_SKEW_SECONDS, PUBLIC_KEY_ID_PREFIX, publicKey, responseMessage, rsaVerify, serialKey } from './crypto.js';
+import { aesGcmDecrypt, certificateSerial, checkApiV3Key, PUBLIC_KEY_ID_PREFIX, publicKey, readSignedHeaders, responseMessage, rsaVerify, serialKey } from './crypto.js';
 import type { V3Api, V3RawAnswer, V3Verifier } from './transport.js';
 
 export const CERTIFICATES_API: V3Api = { name: 'certificates', method: 'GET', path: '/v3/certificates' };
@@ -99,16 +99,13 @@ export function readCertificatesAnswer(ans: V3RawAnswer, apiV3Key: string, known
   }
   if (carried.size === 0) throw bad('no certificate in the answer is valid now');
 
-  const ts = ans.headers['wechatpay-timestamp'];
-  const nonce = ans.headers['wechatpay-nonce'];
-  const signature = ans.headers['wechatpay-signature'];
-  const serialHeader = ans.headers['wechatpay-serial'];
-  const serial = serialHeader ? serialKey(serialHeader) : undefined;
-  if (!ts || !nonce || !signature || !serial) throw bad('answer is not signed');
-  if (!/^\d{1,12}$/.test(ts) || Math.abs(now.getTime() / 1000 - Number(ts)) > MAX_CLOCK_SKEW_SECONDS) throw bad('answer has a stale Wechatpay-Timestamp');
+  const h = readSignedHeaders((name) => ans.headers[name], now);
+  if (h === 'unsigned') throw bad('answer is not signed');
+  if (typeof h === 'string') throw bad('answer has a stale Wechatpay-Timestamp');
+  const serial = serialKey(h.serial);
   const signer = known.get(serial) ?? carried.get(serial);
   if (!signer) throw bad(`answer is signed by ${serial}, neither known nor carried`);
-  if (!rsaVerify(responseMessage(ts, nonce, text), signature, signer.key)) throw bad('answer signature does not verify');
+  if (!rsaVerify(responseMessage(h.timestamp, h.nonce, text), h.signature, signer.key)) throw bad('answer signature does not verify');
   return [...carried.values()];
 }
 

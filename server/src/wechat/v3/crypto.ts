@@ -50,6 +50,32 @@ export function responseMessage(timestamp: string, nonce: string, body: string):
   return `${timestamp}\n${nonce}\n${body}\n`;
 }
 
+/** The Wechatpay-* headers every signed answer and notification carries. */
+export interface SignedHeaders {
+  timestamp: string;
+  nonce: string;
+  signature: string;
+  /** a platform certificate serial or a PUB_KEY_ID_…, as sent */
+  serial: string;
+}
+
+/**
+ * Reads the Wechatpay-* headers (through `get`, a lower-case name's value) and judges them before any
+ * signature is checked: 'unsigned' when one is missing, 'malformed' when the timestamp is not seconds,
+ * 'stale' when it is more than MAX_CLOCK_SKEW_SECONDS from `now`. One rule for answers, the
+ * certificates download and notifications alike.
+ */
+export function readSignedHeaders(get: (name: string) => string | undefined, now: Date): SignedHeaders | 'unsigned' | 'malformed' | 'stale' {
+  const timestamp = get('wechatpay-timestamp');
+  const nonce = get('wechatpay-nonce');
+  const signature = get('wechatpay-signature');
+  const serial = get('wechatpay-serial');
+  if (!timestamp || !nonce || !signature || !serial) return 'unsigned';
+  if (!/^\d{1,12}$/.test(timestamp)) return 'malformed';
+  if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_CLOCK_SKEW_SECONDS) return 'stale';
+  return { timestamp, nonce, signature, serial };
+}
+
 /** wx.requestPayment / getBrandWCPayRequest's paySign message under signType RSA. */
 export function jsapiPayMessage(appId: string, timeStamp: string, nonceStr: string, pkg: string): string {
   return `${appId}\n${timeStamp}\n${nonceStr}\n${pkg}\n`;

@@ -12,7 +12,7 @@ import type { FailedNotification, PaidNotification, PayNotification } from '../n
 import { OUT_REFUND_NO_RE } from '../refund.js';
 import type { RefundNotification, RefundNotifyStatus } from '../refund-notify.js';
 import { fromBeijingTime } from '../time.js';
-import { aesGcmDecrypt, MAX_CLOCK_SKEW_SECONDS, responseMessage } from './crypto.js';
+import { aesGcmDecrypt, AUTH_SCHEMA, MAX_CLOCK_SKEW_SECONDS, readSignedHeaders, responseMessage } from './crypto.js';
 import { transactionRaw } from './pay-client.js';
 import { REFUND_STATUS_V2 } from './refund.js';
 import type { V3Verifier } from './transport.js';
@@ -52,18 +52,15 @@ function header(headers: V3NotifyRequest['headers'], name: string): string | und
 /** Headers, freshness, signature, JSON, decryption: what both kinds share. Returns the envelope and its plaintext. */
 async function open(input: V3NotifyRequest, merchant: V3NotifyMerchant, originalType: string, now: Date): Promise<{ envelope: Envelope; resource: Record<string, unknown> }> {
   const what = originalType === 'refund' ? 'refund notify' : 'notify';
-  const ts = header(input.headers, 'wechatpay-timestamp');
-  const nonce = header(input.headers, 'wechatpay-nonce');
-  const signature = header(input.headers, 'wechatpay-signature');
-  const serial = header(input.headers, 'wechatpay-serial');
-  if (!ts || !nonce || !signature || !serial) throw new WxNotifyError('BAD_SIGN', `${what}: Wechatpay-Timestamp, -Nonce, -Signature or -Serial is missing`);
-  if (!/^\d{1,12}$/.test(ts)) throw new WxNotifyError('BAD_SIGN', `${what}: Wechatpay-Timestamp is malformed`);
-  if (Math.abs(now.getTime() / 1000 - Number(ts)) > MAX_CLOCK_SKEW_SECONDS) throw new WxNotifyError('STALE', `${what}: Wechatpay-Timestamp is more than ${MAX_CLOCK_SKEW_SECONDS} s away`);
+  const h = readSignedHeaders((name) => header(input.headers, name), now);
+  if (h === 'unsigned') throw new WxNotifyError('BAD_SIGN', `${what}: Wechatpay-Timestamp, -Nonce, -Signature or -Serial is missing`);
+  if (h === 'malformed') throw new WxNotifyError('BAD_SIGN', `${what}: Wechatpay-Timestamp is malformed`);
+  if (h === 'stale') throw new WxNotifyError('STALE', `${what}: Wechatpay-Timestamp is more than ${MAX_CLOCK_SKEW_SECONDS} s away`);
   const type = header(input.headers, 'wechatpay-signature-type');
-  if (type !== undefined && type !== 'WECHATPAY2-SHA256-RSA2048') throw new WxNotifyError('BAD_SIGN', `${what}: unknown Wechatpay-Signature-Type`);
+  if (type !== undefined && type !== AUTH_SCHEMA) throw new WxNotifyError('BAD_SIGN', `${what}: unknown Wechatpay-Signature-Type`);
   if (typeof input.body !== 'string') throw new WxNotifyError('BAD_SIGN', `${what}: body must be the raw text`);
   // A WxPayError (certificates unreachable) passes through on purpose.
-  if (!(await merchant.verifier.verify(serial, responseMessage(ts, nonce, input.body), signature))) {
+  if (!(await merchant.verifier.verify(h.serial, responseMessage(h.timestamp, h.nonce, input.body), h.signature))) {
     throw new WxNotifyError('BAD_SIGN', `${what}: signature does not verify`);
   }
   let envelope: Envelope;

@@ -9,7 +9,7 @@ import { wechatError } from './error-codes.js';
 import { caList, dispatcherFetch, HttpError, request, type FetchLike, type HttpResponse } from '../http.js';
 import { nonceStr } from '../nonce.js';
 import { withRetries, type RetryInfo, type RetryPolicy } from '../retry.js';
-import { MAX_CLOCK_SKEW_SECONDS, privateKey, responseMessage, signRequest, type PrivateKeyInput } from './crypto.js';
+import { privateKey, readSignedHeaders, responseMessage, signRequest, type PrivateKeyInput } from './crypto.js';
 import type { KeyObject } from 'node:crypto';
 
 export { V3_CODES } from './error-codes.js';
@@ -153,14 +153,10 @@ export function createV3Transport(opts: V3TransportOptions): V3Transport {
 
   /** Whether the answer carries a good Wechatpay-Signature from a fresh timestamp; the reason when not. */
   async function signatureProblem(ans: V3RawAnswer): Promise<string | undefined> {
-    const ts = ans.headers['wechatpay-timestamp'];
-    const nonce = ans.headers['wechatpay-nonce'];
-    const signature = ans.headers['wechatpay-signature'];
-    const serial = ans.headers['wechatpay-serial'];
-    if (!ts || !nonce || !signature || !serial) return 'is not signed';
-    if (!/^\d{1,12}$/.test(ts)) return 'has a malformed Wechatpay-Timestamp';
-    if (Math.abs(now().getTime() / 1000 - Number(ts)) > MAX_CLOCK_SKEW_SECONDS) return 'has a stale Wechatpay-Timestamp';
-    const ok = await verifier.verify(serial, responseMessage(ts, nonce, ans.body.toString('utf8')), signature);
+    const h = readSignedHeaders((name) => ans.headers[name], now());
+    if (h === 'unsigned') return 'is not signed';
+    if (typeof h === 'string') return `has a ${h} Wechatpay-Timestamp`;
+    const ok = await verifier.verify(h.serial, responseMessage(h.timestamp, h.nonce, ans.body.toString('utf8')), h.signature);
     return ok ? undefined : 'signature does not verify';
   }
 
