@@ -119,6 +119,7 @@ async function runPhase(phase: string, dir: string, uri: string, redisUrl: strin
       downloadBill: async () => ({ exists: true, bill_date: COMPACT, bill_type: 'ALL', text: gunzipSync(gz).toString('utf8'), compressed: true }),
       reports: await createReportRepository(conn!),
       redis: redis!,
+      lockScope: conn!.name,
       merchant: { appids: [APPID], mchId: MCH },
       log: quiet,
       batchSize: batch,

@@ -25,6 +25,7 @@ export default fp<ReconciliationPluginOptions>(
       downloadBill: (req) => app.wechat.pay.downloadBill(req),
       reports,
       redis: app.redis,
+      lockScope: app.mongo.name,
       merchant: { appids: [app.config.wechat.appid], mchId: app.config.pay.mchId },
       log: app.log,
     });

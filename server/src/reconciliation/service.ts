@@ -45,6 +45,11 @@ export interface ReconcileDeps {
   downloadBill(req: DownloadBillRequest): Promise<DownloadBillResult>;
   reports: ReportRepository;
   redis: Redis;
+  /**
+   * The database whose reports the day's lock guards: one Redis may serve several databases (shops,
+   * staging beside production, parallel test stacks), whose runs of the same day must not block each other.
+   */
+  lockScope: string;
   /** what the bill's rows must name: our appids and mch_id */
   merchant: { appids: readonly string[]; mchId: string };
   log: FastifyBaseLogger;
@@ -100,6 +105,11 @@ function emptyCounts(): ReportCounts {
 }
 
 export type ReconcileService = ReturnType<typeof createReconcileService>;
+
+/** The Redis key of the lock one reconciliation of `day` holds, per database (ReconcileDeps.lockScope). */
+export function reconcileLockKey(scope: string, day: string): string {
+  return `lock:reconcile:${scope}:${day}`;
+}
 
 export function createReconcileService(deps: ReconcileDeps) {
   const { reports, log } = deps;
@@ -376,7 +386,7 @@ export function createReconcileService(deps: ReconcileDeps) {
      * report (or a noted failure on an earlier good one).
      */
     async reconcileDay(day: string): Promise<RunResult> {
-      const locked = await withLock(deps.redis, `lock:reconcile:${day}`, LOCK_LEASE_MS, () => runLocked(day));
+      const locked = await withLock(deps.redis, reconcileLockKey(deps.lockScope, day), LOCK_LEASE_MS, () => runLocked(day));
       if (!locked.acquired) throw new ReconcileBusyError(day);
       return locked.value;
     },

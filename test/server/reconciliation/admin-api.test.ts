@@ -1,6 +1,7 @@
 // The operators' reconciliation API: list, one day, re-run (audited), and every refusal with its code.
 import t from 'tap';
 import { dayOf, daysBefore } from '../../../server/src/reconciliation/day.js';
+import { reconcileLockKey } from '../../../server/src/reconciliation/service.js';
 import { apiClient } from '../../helpers/api.js';
 import { admin, clockedStack, todayAt } from './helpers.js';
 
@@ -72,9 +73,9 @@ t.test('refusals: bad day, a day not over, no report, not ready, running, no tok
 
   // Another run of the day holds its lock (another instance, the job).
   s.morningAfter(yesterday, 11);
-  await s.app.redis.set(`lock:reconcile:${yesterday}`, 'someone', 'PX', 10_000);
+  await s.app.redis.set(reconcileLockKey(s.app.mongo.name, yesterday), 'someone', 'PX', 10_000);
   t.match(await admin(s).call('POST', `/admin/api/reconciliation/${yesterday}/run`, { reason: 'twice' }), { status: 409, body: { code: 'RECONCILE_RUNNING' } });
-  await s.app.redis.del(`lock:reconcile:${yesterday}`);
+  await s.app.redis.del(reconcileLockKey(s.app.mongo.name, yesterday));
   t.match(await admin(s).call('POST', `/admin/api/reconciliation/${yesterday}/run`, { reason: 'now' }), { status: 200, body: { status: 'OK' } });
   t.equal((await admin(s).call<{ items: unknown[] }>('GET', `/admin/api/audit?target=${yesterday}`)).body.items.length, 1, 'refused runs are not audited');
 });
